@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CredscopeSiteConfig(AppConfig):
+    """The project package as an app, so it can own the role migration and site commands."""
+
+    name = "credscope_site"
+    verbose_name = "CredScope site"

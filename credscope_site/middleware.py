@@ -1,0 +1,46 @@
+"""Request ids: one per request, on the response, in every log line and audit event."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+_current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "credscope_request_id", default="-"
+)
+# An upstream proxy's id is kept only if it is short and plain, so logs cannot be forged.
+_ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served in this context, or None outside a request."""
+    value = _current_request_id.get()
+    return None if value == "-" else value
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _ACCEPTABLE_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = _current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current_request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _current_request_id.get()
+        return True

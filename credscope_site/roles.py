@@ -1,0 +1,67 @@
+"""The three roles and what each may do, named once.
+
+Groups are created and kept in step by data migrations that call `sync_role_groups`: the
+first in this package, and one in each app whose migration adds permissions a role needs.
+A test checks every role ends up with exactly the permissions listed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    LOAN_OFFICER = "loan_officer", "Loan officer"
+    COMPLIANCE = "compliance", "Compliance"
+    MODEL_ADMIN = "model_admin", "Model admin"
+
+
+class Perm:
+    """Permission names as `has_perm` takes them."""
+
+    VIEW_AUDIT_TRAIL = "audits.view_auditevent"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.LOAN_OFFICER: frozenset(),
+    Role.COMPLIANCE: frozenset({Perm.VIEW_AUDIT_TRAIL}),
+    Role.MODEL_ADMIN: frozenset(),
+}
+
+
+def roles_of(user: Any) -> list[Role]:
+    """The roles a user holds, in the order Role declares them."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    names = set(user.groups.values_list("name", flat=True))
+    return [role for role in Role if role.value in names]
+
+
+def sync_role_groups(apps: Any, schema_editor: Any) -> None:
+    """Data-migration step: create the role groups and give each exactly its permissions.
+
+    Permissions of apps not migrated yet are skipped here; their own migration calls this again.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        # Permissions are normally created after migrate; create them now so they can be granted.
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role.value)
+        granted = []
+        for name in sorted(names):
+            app_label, codename = name.split(".", 1)
+            permission = permission_model.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:
+                granted.append(permission)
+        group.permissions.set(granted)

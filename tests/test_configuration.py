@@ -1,0 +1,95 @@
+"""A bad environment stops every entry point with one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    base.pop("SECRET_KEY", None)
+    base.pop("DEBUG", None)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess, expected: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [f"credscope: configuration error: {expected}"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["not-a-url", "mysql://root@localhost/credscope", "postgres://postgres@localhost:notaport/x"],
+)
+def test_malformed_database_url_stops_manage_py_with_one_line(url: str) -> None:
+    result = run(["manage.py", "check"], DATABASE_URL=url)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("credscope: configuration error: DATABASE_URL is malformed")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "root@" not in result.stderr  # the URL, which may hold a password, is never echoed
+
+
+def test_debug_off_without_secret_key_stops_manage_py() -> None:
+    result = run(["manage.py", "check"], DEBUG="false")
+    assert_one_clear_line(result, "SECRET_KEY must be set when DEBUG is off")
+
+
+def test_debug_off_without_secret_key_stops_the_wsgi_app() -> None:
+    result = run(
+        ["-c", "import credscope_site.wsgi"],
+        DJANGO_SETTINGS_MODULE="credscope_site.settings.production",
+        ALLOWED_HOSTS="credscope.example.com",
+    )
+    assert_one_clear_line(result, "SECRET_KEY must be set when DEBUG is off")
+
+
+def test_bad_database_url_stops_a_celery_worker_start() -> None:
+    result = run(["-m", "celery", "-A", "credscope_site", "report"], DATABASE_URL="nonsense")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "DATABASE_URL is malformed" in result.stderr
+
+
+def test_a_flag_that_is_not_a_boolean_is_refused() -> None:
+    result = run(["manage.py", "check"], DEBUG="maybe")
+    assert_one_clear_line(result, "DEBUG must be true or false (got 'maybe')")
+
+
+def test_production_settings_pass_check_deploy_without_warnings(tmp_path) -> None:
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        DJANGO_SETTINGS_MODULE="credscope_site.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="credscope.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_development_secret_key_is_generated_once_and_kept(tmp_path) -> None:
+    from credscope_site.config import development_secret_key
+
+    first = development_secret_key(tmp_path)
+    assert len(first) >= 50
+    assert development_secret_key(tmp_path) == first
+    assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
