@@ -22,12 +22,47 @@ class Perm:
     """Permission names as `has_perm` takes them."""
 
     VIEW_AUDIT_TRAIL = "audits.view_auditevent"
+    SUBMIT_APPLICATION = "applicants.add_loanapplication"
+    VIEW_OWN_APPLICATIONS = "applicants.view_loanapplication"
+    VIEW_ALL_APPLICATIONS = "applicants.view_all_loanapplications"
+    OVERRIDE_DECISION = "scoring.add_decisionoverride"
+    SUBMIT_BATCH = "scoring.add_batchjob"
+    VIEW_BATCHES = "scoring.view_batchjob"
+    VIEW_MODELS = "scoring.view_modelversion"
+    TRAIN_MODEL = "scoring.add_modelversion"
+    ACTIVATE_MODEL = "scoring.activate_modelversion"
+    VIEW_POLICY = "scoring.view_decisionpolicy"
+    CHANGE_POLICY = "scoring.add_decisionpolicy"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.LOAN_OFFICER: frozenset(),
-    Role.COMPLIANCE: frozenset({Perm.VIEW_AUDIT_TRAIL}),
-    Role.MODEL_ADMIN: frozenset(),
+    Role.LOAN_OFFICER: frozenset(
+        {
+            Perm.SUBMIT_APPLICATION,
+            Perm.VIEW_OWN_APPLICATIONS,
+            Perm.OVERRIDE_DECISION,
+            Perm.SUBMIT_BATCH,
+            Perm.VIEW_BATCHES,
+        }
+    ),
+    Role.COMPLIANCE: frozenset(
+        {
+            Perm.VIEW_AUDIT_TRAIL,
+            Perm.VIEW_OWN_APPLICATIONS,
+            Perm.VIEW_ALL_APPLICATIONS,
+            Perm.VIEW_MODELS,
+            Perm.VIEW_POLICY,
+        }
+    ),
+    Role.MODEL_ADMIN: frozenset(
+        {
+            Perm.VIEW_MODELS,
+            Perm.TRAIN_MODEL,
+            Perm.ACTIVATE_MODEL,
+            Perm.VIEW_POLICY,
+            Perm.CHANGE_POLICY,
+        }
+    ),
 }
 
 
