@@ -69,6 +69,21 @@ def home_credit_sample_dir() -> Path:
     return path
 
 
+# --- a trained, active model --------------------------------------------------------------------
+
+
+@pytest.fixture
+def trained_model(db, home_credit_sample_dir):
+    """A real ensemble (the `test` profile, trained once per run on the real sample),
+    registered and activated like `train_model --activate` does."""
+    from scoring import registry
+    from tests.scoring.ml.ml_support import trained_bundle
+
+    result, _ = trained_bundle(home_credit_sample_dir)
+    registry.model_version_register(bundle_path=result.bundle_path, profile="test", trained_by=None)
+    return registry.model_version_activate(version=result.version, actor=None)
+
+
 # --- personas ---------------------------------------------------------------------------------
 
 
@@ -163,8 +178,13 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, tmp_path) -> Iterator[WorkerProcess]:
-    """A real worker process that shares this test's database and Redis."""
+def celery_worker_process(
+    django_db_serialized_rollback, transactional_db, tmp_path
+) -> Iterator[WorkerProcess]:
+    """A real worker process that shares this test's database and Redis.
+
+    Serialized rollback, like every transactional test here: a plain flush would re-create
+    content types and groups, which the next serialized test then loads a second time."""
     queue = f"credscope-test-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,

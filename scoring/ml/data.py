@@ -43,7 +43,8 @@ every table and every load, so category codes are stable. Quirks such as
 ``DAYS_EMPLOYED = 365243`` are kept exactly as written (see :mod:`scoring.ml.schema`).
 
 The loader only looks at files named after the eight tables at the top of the folder, so
-other files and sub-folders (for example the generator's ``oracle/``) are ignored.
+other files and sub-folders are ignored, except the generator's ``oracle/oracle.parquet``,
+which is copied into the cache so that training from the cache can quote the oracle AUC.
 """
 
 from __future__ import annotations
@@ -142,6 +143,12 @@ def build_cache(
                 progress(f"  {name}: cache written in {time.perf_counter() - started:.1f} s")
         if not report.ok:
             return report
+        oracle = source / "oracle" / "oracle.parquet"
+        if oracle.is_file():
+            # The generator's true PDs travel with its tables so metrics can quote the oracle.
+            (tmp / "oracle").mkdir()
+            shutil.copy2(oracle, tmp / "oracle" / "oracle.parquet")
+            manifest["oracle"] = {"file": "oracle/oracle.parquet", **_fingerprint(oracle)}
         manifest["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         manifest["report"] = report.to_dict()
         (tmp / CACHE_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))

@@ -91,12 +91,14 @@ def test_loaded_tables_have_the_schema_dtypes(home_credit_sample_dir, tmp_path) 
     assert train.loc[train.SK_ID_CURR == 100003, "AMT_CREDIT"].item() == 1293502.5
 
 
-def test_accepts_the_generator_csv_and_ignores_the_oracle(tiny_csv, tmp_path) -> None:
+def test_accepts_the_generator_csv_and_carries_its_oracle(tiny_csv, tmp_path) -> None:
     folder, summary = tiny_csv
-    assert (folder / "oracle" / "oracle.parquet").exists()
+    oracle = folder / "oracle" / "oracle.parquet"
     report = build_cache(folder, tmp_path / "cache")
     assert report.ok, report.errors
     assert report.warnings == []
+    # The oracle is not a Kaggle table: it is copied beside the cache, never validated as one.
+    assert (tmp_path / "cache" / "oracle" / "oracle.parquet").read_bytes() == oracle.read_bytes()
     for name in TABLE_NAMES:
         assert report.tables[name].rows == summary.rows[name]
         assert not any(report.tables[name].orphans.values())
@@ -281,10 +283,10 @@ def test_parquet_text_in_a_numeric_column_is_located(tiny_parquet, tmp_path) -> 
 def test_a_failed_build_keeps_the_previous_cache(broken, tiny_csv, tmp_path) -> None:
     out = tmp_path / "cache"
     assert build_cache(tiny_csv[0], out).ok
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     (broken / "credit_card_balance.csv").unlink()
     assert not build_cache(broken, out).ok
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_refuses_to_overwrite_a_folder_that_is_not_a_cache(tiny_csv, tmp_path) -> None:

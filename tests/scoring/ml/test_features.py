@@ -1,0 +1,278 @@
+"""The feature code: catalogue, encodings, protected attributes, aggregates and parity."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoring.ml.features import (
+    DEFAULT_EXCLUDED,
+    HISTORY_TABLES,
+    INTERACTIONS,
+    FeatureKind,
+    build_features,
+    feature_catalogue,
+    feature_names,
+)
+from scoring.ml.features_base import token
+from scoring.ml.schema import APPLICATION_VOCABULARIES, DAYS_SENTINEL
+from tests.scoring.ml.ml_support import (
+    applicant_history,
+    same_rows,
+    sample_features,
+    sample_tables,
+)
+
+
+def _app(**values: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "SK_ID_CURR": 1,
+        "AMT_INCOME_TOTAL": 100_000.0,
+        "AMT_CREDIT": 400_000.0,
+        "AMT_ANNUITY": 20_000.0,
+        "AMT_GOODS_PRICE": 360_000.0,
+        "DAYS_BIRTH": -12_000,
+        "DAYS_EMPLOYED": -2_000,
+        "CNT_FAM_MEMBERS": 2.0,
+        "CNT_CHILDREN": 0,
+        "CODE_GENDER": "F",
+        "NAME_INCOME_TYPE": "Working",
+        "EXT_SOURCE_1": 0.2,
+        "EXT_SOURCE_2": 0.5,
+        "EXT_SOURCE_3": None,
+    }
+    base.update(values)
+    return base
+
+
+def _row(application: dict, history: dict | None = None, **kwargs: object) -> pd.Series:
+    fs = build_features([application], history, **kwargs)
+    return pd.Series(fs.X[0].astype(np.float64), index=fs.feature_names)
+
+
+# --- the catalogue ---------------------------------------------------------------------------
+
+
+def test_catalogue_has_over_500_documented_features_with_safe_unique_names() -> None:
+    specs = feature_catalogue()
+    names = [s.name for s in specs]
+    assert len(feature_names()) >= 500
+    assert len(set(names)) == len(names)
+    # LightGBM and XGBoost refuse JSON punctuation, brackets and '<' in names.
+    assert all(re.fullmatch(r"[A-Z0-9_]+", n) for n in names), [
+        n for n in names if not re.fullmatch(r"[A-Z0-9_]+", n)
+    ]
+    assert all(s.description and s.dtype == "float32" for s in specs)
+    sources = {s.source for s in specs}
+    assert {"application", "interaction", *HISTORY_TABLES} <= sources
+
+
+def test_exactly_twenty_named_interactions() -> None:
+    interactions = [s for s in feature_catalogue() if s.kind is FeatureKind.INTERACTION]
+    assert len(interactions) == len(INTERACTIONS) == 20
+    assert all(s.name.startswith("IX_") for s in interactions)
+
+
+def test_every_history_table_has_aggregates_and_recency_windows() -> None:
+    names = set(feature_names())
+    for prefix in ("BURO_ACT_", "BURO_CLS_", "PREV_APR_", "PREV_REF_", "BB_DPD_12M"):
+        assert any(n.startswith(prefix) for n in names), prefix
+    for months in (6, 12, 24):
+        for prefix in ("BURO", "BB_DPD", "PREV", "POS", "INST", "CC"):
+            assert any(n.startswith(f"{prefix}_{months}M") for n in names), (prefix, months)
+
+
+@pytest.mark.parametrize("column", sorted(APPLICATION_VOCABULARIES))
+def test_vocabulary_tokens_do_not_collide(column: str) -> None:
+    vocabulary = APPLICATION_VOCABULARIES[column]
+    assert len({token(v) for v in vocabulary}) == len(vocabulary)
+
+
+# --- encodings and application features --------------------------------------------------
+
+
+def test_categories_are_coded_by_the_schema_vocabulary_not_the_data() -> None:
+    vocabulary = APPLICATION_VOCABULARIES["NAME_INCOME_TYPE"]
+    working = _row(_app(NAME_INCOME_TYPE="Working"))
+    assert working["NAME_INCOME_TYPE_CODE"] == vocabulary.index("Working")
+    assert working["NAME_INCOME_TYPE_WORKING"] == 1.0
+    assert working["NAME_INCOME_TYPE_PENSIONER"] == 0.0
+    unknown = _row(_app(NAME_INCOME_TYPE="Astronaut"))
+    assert np.isnan(unknown["NAME_INCOME_TYPE_CODE"])
+    one_hots = [n for n in unknown.index if n.startswith("NAME_INCOME_TYPE_") and "CODE" not in n]
+    assert len(one_hots) == len(vocabulary)
+    assert (unknown[one_hots] == 0).all()
+
+
+def test_domain_ratios_and_the_days_employed_sentinel() -> None:
+    row = _row(_app())
+    assert row["CREDIT_TO_INCOME"] == pytest.approx(4.0)
+    assert row["ANNUITY_TO_INCOME"] == pytest.approx(0.2)
+    assert row["CREDIT_TO_GOODS"] == pytest.approx(400 / 360, rel=1e-6)
+    assert row["EMPLOYED_TO_AGE"] == pytest.approx(2000 / 12000, rel=1e-6)
+    assert row["EXT_SOURCE_MEAN"] == pytest.approx(0.35)
+    assert row["EXT_SOURCE_MIN"] == pytest.approx(0.2)
+    assert row["EXT_SOURCE_NULLS"] == 1.0
+    assert np.isnan(row["EXT_SOURCE_PROD"])
+    pensioner = _row(_app(DAYS_EMPLOYED=DAYS_SENTINEL))
+    assert np.isnan(pensioner["DAYS_EMPLOYED"])
+    assert np.isnan(pensioner["EMPLOYED_TO_AGE"])
+    assert pensioner["NOT_EMPLOYED"] == 1.0 and row["NOT_EMPLOYED"] == 0.0
+
+
+def test_zero_denominators_give_missing_not_infinity() -> None:
+    row = _row(_app(AMT_INCOME_TOTAL=0.0, AMT_ANNUITY=0.0))
+    assert np.isnan(row["CREDIT_TO_INCOME"]) and np.isnan(row["CREDIT_TERM"])
+    assert np.isfinite(row.to_numpy()[~np.isnan(row.to_numpy())]).all()
+
+
+# --- protected attributes --------------------------------------------------------------------
+
+
+def test_gender_is_excluded_by_default_and_kept_beside_the_matrix(home_credit_sample_dir) -> None:
+    fs = sample_features(home_credit_sample_dir)
+    assert "CODE_GENDER" in DEFAULT_EXCLUDED
+    assert not any("CODE_GENDER" in s.inputs for s in fs.specs)
+    assert not any("GENDER" in n for n in fs.feature_names)
+    app = sample_tables(home_credit_sample_dir)["application_train"]
+    assert list(fs.protected["SK_ID_CURR"]) == list(app["SK_ID_CURR"])
+    assert list(fs.protected["CODE_GENDER"]) == list(app["CODE_GENDER"].astype(str))
+    assert set(fs.protected["AGE_BAND"]) <= {"<25", "25-34", "35-44", "45-54", "55+"}
+    age = -app["DAYS_BIRTH"].to_numpy() / 365.25
+    assert (fs.protected["AGE_BAND"].to_numpy()[age < 25] == "<25").all()
+    assert (fs.protected["AGE_BAND"].to_numpy()[age >= 55] == "55+").all()
+
+
+def test_the_excluded_list_is_configurable() -> None:
+    with_gender = _row(_app(CODE_GENDER="M"), exclude=())
+    assert with_gender["CODE_GENDER_CODE"] == APPLICATION_VOCABULARIES["CODE_GENDER"].index("M")
+    no_age = build_features([_app()], exclude=("CODE_GENDER", "DAYS_BIRTH"))
+    assert "AGE_YEARS" not in no_age.feature_names
+    assert "IX_EXT_MEAN_X_AGE" not in no_age.feature_names
+    assert not any("DAYS_BIRTH" in s.inputs for s in no_age.specs)
+    assert len(no_age.feature_names) < len(feature_names())
+    no_bureau = build_features([_app()], exclude=("CODE_GENDER", "bureau"))
+    assert not any(n.startswith("BURO_") for n in no_bureau.feature_names)
+
+
+# --- history aggregates ------------------------------------------------------------------
+
+
+def test_history_aggregates_on_hand_made_rows() -> None:
+    client = 7
+    history = {
+        "bureau": [
+            {"SK_ID_CURR": client, "SK_ID_BUREAU": 1, "CREDIT_ACTIVE": "Active",
+             "DAYS_CREDIT": -100, "AMT_CREDIT_SUM": 1000.0, "AMT_CREDIT_SUM_DEBT": 600.0},
+            {"SK_ID_CURR": client, "SK_ID_BUREAU": 2, "CREDIT_ACTIVE": "Closed",
+             "DAYS_CREDIT": -900, "AMT_CREDIT_SUM": 5000.0, "AMT_CREDIT_SUM_DEBT": 0.0},
+        ],
+        "bureau_balance": [
+            {"SK_ID_BUREAU": 1, "MONTHS_BALANCE": 0, "STATUS": "1"},
+            {"SK_ID_BUREAU": 1, "MONTHS_BALANCE": -1, "STATUS": "0"},
+            {"SK_ID_BUREAU": 2, "MONTHS_BALANCE": -30, "STATUS": "C"},
+            {"SK_ID_BUREAU": 2, "MONTHS_BALANCE": -31, "STATUS": "3"},
+        ],
+        "previous_application": [
+            {"SK_ID_CURR": client, "SK_ID_PREV": 10, "NAME_CONTRACT_STATUS": "Refused",
+             "DAYS_DECISION": -30, "AMT_APPLICATION": 100.0, "AMT_CREDIT": 0.0},
+            {"SK_ID_CURR": client, "SK_ID_PREV": 11, "NAME_CONTRACT_STATUS": "Approved",
+             "DAYS_DECISION": -1000, "AMT_APPLICATION": 90.0, "AMT_CREDIT": 100.0},
+        ],
+        "installments_payments": [
+            {"SK_ID_CURR": client, "SK_ID_PREV": 11, "DAYS_INSTALMENT": -100,
+             "DAYS_ENTRY_PAYMENT": -90, "AMT_INSTALMENT": 50.0, "AMT_PAYMENT": 25.0},
+            {"SK_ID_CURR": client, "SK_ID_PREV": 11, "DAYS_INSTALMENT": -400,
+             "DAYS_ENTRY_PAYMENT": -405, "AMT_INSTALMENT": 50.0, "AMT_PAYMENT": 50.0},
+            {"SK_ID_CURR": client, "SK_ID_PREV": 11, "DAYS_INSTALMENT": -700,
+             "DAYS_ENTRY_PAYMENT": -660, "AMT_INSTALMENT": 50.0, "AMT_PAYMENT": 50.0},
+        ],
+        "credit_card_balance": [
+            {"SK_ID_CURR": client, "SK_ID_PREV": 12, "MONTHS_BALANCE": -1,
+             "AMT_BALANCE": 500.0, "AMT_CREDIT_LIMIT_ACTUAL": 1000.0,
+             "AMT_DRAWINGS_ATM_CURRENT": 100.0, "AMT_DRAWINGS_CURRENT": 100.0},
+            {"SK_ID_CURR": client, "SK_ID_PREV": 12, "MONTHS_BALANCE": -2,
+             "AMT_BALANCE": 1000.0, "AMT_CREDIT_LIMIT_ACTUAL": 1000.0,
+             "AMT_DRAWINGS_ATM_CURRENT": 0.0, "AMT_DRAWINGS_CURRENT": 0.0},
+        ],
+        "POS_CASH_balance": [
+            {"SK_ID_CURR": client, "SK_ID_PREV": 11, "MONTHS_BALANCE": -1, "SK_DPD": 0,
+             "CNT_INSTALMENT": 10.0, "CNT_INSTALMENT_FUTURE": 4.0,
+             "NAME_CONTRACT_STATUS": "Active"},
+            {"SK_ID_CURR": client, "SK_ID_PREV": 11, "MONTHS_BALANCE": -2, "SK_DPD": 5,
+             "CNT_INSTALMENT": 10.0, "CNT_INSTALMENT_FUTURE": 5.0,
+             "NAME_CONTRACT_STATUS": "Active"},
+        ],
+    }  # fmt: skip
+    row = _row(_app(SK_ID_CURR=client), history)
+    assert row["BURO_COUNT"] == 2 and row["BURO_ACTIVE_COUNT"] == 1
+    assert row["BURO_ACT_AMT_CREDIT_SUM_DEBT_SUM"] == 600.0
+    assert row["BURO_CLS_AMT_CREDIT_SUM_SUM"] == 5000.0
+    assert row["BURO_OPENED_6M_COUNT"] == 1 and row["BURO_OPENED_24M_COUNT"] == 1
+    assert row["BB_DPD_SHARE_ALL"] == pytest.approx(0.5)
+    assert row["BB_DPD_12M_COUNT"] == 1  # month 0 status 1; month -31 is too old
+    assert row["BURO_BB_WORST_MAX"] == 3
+    assert row["PREV_REFUSED_COUNT"] == 1 and row["PREV_APPROVED_COUNT"] == 1
+    assert row["PREV_NAME_CONTRACT_STATUS_REFUSED_SHARE"] == pytest.approx(0.5)
+    assert row["PREV_6M_REFUSED_COUNT"] == 1
+    assert row["PREV_APP_TO_CREDIT_MAX"] == pytest.approx(0.9)  # refused: credit 0 -> missing
+    assert row["INST_LATE_MEAN"] == pytest.approx(2 / 3)
+    assert row["INST_DPD_MAX"] == 40.0
+    assert row["INST_UNDERPAID_MEAN"] == pytest.approx(1 / 3)
+    assert row["INST_12M_LATE_MEAN"] == pytest.approx(1.0)
+    assert row["CC_UTIL_MEAN"] == pytest.approx(0.75)
+    assert row["CC_ATM_MONTH_MEAN"] == pytest.approx(0.5)
+    assert row["POS_DPD_FLAG_MEAN"] == pytest.approx(0.5)
+    assert row["POS_LATEST_FUTURE_SUM"] == 4.0
+
+
+def test_an_applicant_without_history_has_zero_counts_and_missing_means() -> None:
+    row = _row(_app())
+    empty = _row(_app(), {t: [] for t in HISTORY_TABLES})
+    assert same_rows(row.to_numpy(), empty.to_numpy())
+    assert row["BURO_COUNT"] == 0 and row["INST_COUNT"] == 0 and row["PREV_COUNT"] == 0
+    assert row["BURO_AMT_CREDIT_SUM_SUM"] == 0
+    assert np.isnan(row["BURO_DAYS_CREDIT_MEAN"]) and np.isnan(row["INST_LATE_MEAN"])
+
+
+def test_rows_come_out_in_input_order(home_credit_sample_dir) -> None:
+    app = sample_tables(home_credit_sample_dir)["application_train"].iloc[:50]
+    shuffled = app.sample(frac=1.0, random_state=1)
+    fs = build_features(shuffled)
+    assert list(fs.ids) == list(shuffled["SK_ID_CURR"])
+
+
+# --- parity --------------------------------------------------------------------------------
+
+
+def test_online_row_equals_the_batch_row(home_credit_sample_dir) -> None:
+    """The architecture's guard: one applicant's row, built from only that applicant's rows
+    (as pandas frames from the loader, and as JSON-like records from the API), equals that
+    applicant's row of the batch build over the whole sample."""
+    batch = sample_features(home_credit_sample_dir)
+    tables = sample_tables(home_credit_sample_dir)
+    app = tables["application_train"]
+    counts = {
+        t: tables[t]["SK_ID_CURR"].value_counts() for t in HISTORY_TABLES if t != "bureau_balance"
+    }
+    rich = [i for i in app["SK_ID_CURR"] if all(i in c.index for c in counts.values())][:6]
+    bare = [i for i in app["SK_ID_CURR"] if not any(i in c.index for c in counts.values())][:4]
+    assert len(rich) == 6 and len(bare) == 4
+    position = {sk: i for i, sk in enumerate(batch.ids)}
+    for sk in rich + bare:
+        history = applicant_history(home_credit_sample_dir, sk)
+        if sk in rich:
+            assert all(len(history[t]) > 0 for t in HISTORY_TABLES if t != "bureau_balance")
+        application = app[app["SK_ID_CURR"] == sk]
+        as_frames = build_features(application, history)
+        as_records = build_features(
+            application.to_dict("records"),
+            {t: f.to_dict("records") for t, f in history.items()},
+        )
+        expected = batch.X[position[sk]]
+        assert same_rows(as_frames.X[0], expected), sk
+        assert same_rows(as_records.X[0], expected), sk
+        assert as_frames.feature_names == batch.feature_names
