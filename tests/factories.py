@@ -24,3 +24,121 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.groups.set([Group.objects.get(name=name) for name in extracted])
         if create:
             self.save()
+
+
+# --- applications and decisions (portal tests) --------------------------------------------------
+
+
+def _application_row(**overrides) -> dict:
+    row = {
+        "NAME_CONTRACT_TYPE": "Cash loans",
+        "CODE_GENDER": "F",
+        "AMT_INCOME_TOTAL": 180000.0,
+        "AMT_CREDIT": 500000.0,
+        "AMT_ANNUITY": 25000.0,
+        "DAYS_BIRTH": -15000,
+        "DAYS_EMPLOYED": -2000,
+        "EXT_SOURCE_2": 0.6,
+    }
+    row.update(overrides)
+    return row
+
+
+class ApplicantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "applicants.Applicant"
+
+    full_name = factory.Sequence(lambda n: f"Applicant {n}")
+    code_gender = "F"
+    days_birth = -15000
+    created_by = factory.SubFactory(UserFactory, roles=["loan_officer"])
+
+
+class LoanApplicationFactory(factory.django.DjangoModelFactory):
+    """A submitted application; pass `status="DECIDED"` with a DecisionFactory for a decided one."""
+
+    class Meta:
+        model = "applicants.LoanApplication"
+
+    created_by = factory.SubFactory(UserFactory, roles=["loan_officer"])
+    applicant = factory.SubFactory(
+        ApplicantFactory, created_by=factory.SelfAttribute("..created_by")
+    )
+    channel = "web"
+    contract_type = "Cash loans"
+    amt_income_total = 180000
+    amt_credit = 500000
+    amt_annuity = 25000
+    application_row = factory.LazyFunction(_application_row)
+
+
+class ModelVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "scoring.ModelVersion"
+        django_get_or_create = ("version",)
+
+    version = "test-model-v1"
+    status = "candidate"
+    profile = "tiny"
+    bundle_path = "/nonexistent"
+    feature_count = 3
+
+
+def _contributions() -> list[dict]:
+    names = [
+        ("EXT_SOURCE_2", 0.21, -0.62),
+        ("CREDIT_TO_INCOME_RATIO", 4.2, 0.41),
+        ("DAYS_BIRTH", -9000, 0.33),
+        ("AMT_ANNUITY", 25000.0, 0.12),
+        ("INST_LATE_COUNT_12M", 4, 0.28),
+        ("BURO_OVERDUE_SUM", 1200.0, 0.07),
+        ("EXT_SOURCE_3", 0.7, -0.31),
+        ("DAYS_EMPLOYED", -400, 0.15),
+        ("NAME_EDUCATION_TYPE", "Higher education", -0.09),
+        ("CNT_CHILDREN", 2, 0.03),
+        ("REGION_RATING_CLIENT", 2, 0.02),
+        ("FLAG_OWN_CAR", "N", 0.01),
+    ]
+    return [{"feature": f, "value": v, "contribution": c} for f, v, c in names]
+
+
+def _current_policy():
+    from scoring.models import DecisionPolicy
+
+    return DecisionPolicy.objects.order_by("-version").first()
+
+
+class DecisionFactory(factory.django.DjangoModelFactory):
+    """A model decision (REFER by default) on a decided application."""
+
+    class Meta:
+        model = "scoring.Decision"
+
+    application = factory.SubFactory(LoanApplicationFactory, status="DECIDED")
+    probability_of_default = 0.12
+    logit = -1.99
+    risk_band = "MEDIUM"
+    outcome = "REFER"
+    model_version = factory.SubFactory(ModelVersionFactory)
+    policy = factory.LazyFunction(_current_policy)
+    reasons = factory.LazyFunction(
+        lambda: [
+            {
+                "code": "CREDIT_TO_INCOME",
+                "text": "Requested credit is high relative to income",
+                "detail": "4.2 times annual income",
+                "contribution": 0.41,
+                "features": ["CREDIT_TO_INCOME_RATIO"],
+            },
+            {
+                "code": "AGE",
+                "text": "Age was a factor in the score",
+                "detail": "",
+                "contribution": 0.33,
+                "features": ["DAYS_BIRTH"],
+            },
+        ]
+    )
+    base_value = -2.5
+    contributions = factory.LazyFunction(_contributions)
+    scoring_latency_ms = 12.5

@@ -26,9 +26,9 @@ def nav_labels(response) -> list[str]:
 @pytest.mark.parametrize(
     ("persona", "expected_nav"),
     [
-        ("officer", ["Dashboard"]),
-        ("compliance", ["Dashboard", "Audit trail"]),
-        ("model_admin", ["Dashboard"]),
+        ("officer", ["Dashboard", "Applications", "New application", "Review", "Batches"]),
+        ("compliance", ["Dashboard", "Applications", "Audit trail", "Models"]),
+        ("model_admin", ["Dashboard", "Models"]),
     ],
 )
 def test_navigation_shows_each_role_only_its_areas(client, request, persona, expected_nav):

@@ -7,6 +7,7 @@ A bad value raises `ConfigurationError`; the entry points turn it into one line 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -51,6 +52,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "knox",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "credscope_site",
     "audits",
     "scoring",
@@ -163,6 +167,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audits.tasks.verify_audit_trail",
         "schedule": 24 * 3600,
     },
+    # The sweeper: re-enqueue applications left SUBMITTED (a broker outage at submit) or held
+    # by a dead worker's SCORING claim (see scoring.services.stuck_applications_requeue).
+    "requeue-stuck-applications": {
+        "task": "scoring.tasks.requeue_stuck_applications",
+        "schedule": env.int("CREDSCOPE_SWEEP_INTERVAL", default=60),
+    },
 }
 
 if REDIS_URL:
@@ -178,8 +188,71 @@ else:
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "credscope_site.throttling.Pagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "credscope_site.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "credscope_site.throttling.UserThrottle",
+        "credscope_site.throttling.AnonymousThrottle",
+    ],
+    # Per user (per IP for anonymous callers and for token requests), counted in the cache.
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+        "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+        "token": env.str("API_THROTTLE_TOKEN", default="20/minute"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; each token expires.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=10)),
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": None,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CredScope API",
+    "DESCRIPTION": (
+        "Explainable credit decisions. Authenticate with POST /api/v1/auth/token/ and send "
+        "`Authorization: Token <token>`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # The Swagger UI's files come from drf-spectacular-sidecar, served here: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"YesNoEnum": ["N", "Y"]},
+}
+
+# Scoring. Retries are for transient errors only (database or broker hiccups).
+CREDSCOPE_SCORING_MAX_RETRIES = env.int("CREDSCOPE_SCORING_MAX_RETRIES", default=5)
+CREDSCOPE_SCORING_RETRY_BACKOFF = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF", default=2)
+CREDSCOPE_SCORING_RETRY_BACKOFF_MAX = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF_MAX", default=120)
+# A SCORING claim older than this belongs to a dead task (longer than the hard time limit).
+CREDSCOPE_SCORING_CLAIM_TIMEOUT = env.int(
+    "CREDSCOPE_SCORING_CLAIM_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60
+)
+# The sweeper re-enqueues applications left SUBMITTED for longer than this (seconds).
+CREDSCOPE_SWEEP_SUBMITTED_AFTER = env.int("CREDSCOPE_SWEEP_SUBMITTED_AFTER", default=60)
+# Test-only: a Redis key on which scoring waits right after its claim (see scoring.tasks).
+CREDSCOPE_SCORING_TEST_GATE = env.str("CREDSCOPE_SCORING_TEST_GATE", default="")
+CREDSCOPE_SCORING_TEST_GATE_TIMEOUT = env.int("CREDSCOPE_SCORING_TEST_GATE_TIMEOUT", default=120)
+# CSV batches: limits of one upload, and how many rows are scored (and saved) at once.
+CREDSCOPE_BATCH_MAX_BYTES = env.int("CREDSCOPE_BATCH_MAX_BYTES", default=32 * 1024 * 1024)
+CREDSCOPE_BATCH_MAX_ROWS = env.int("CREDSCOPE_BATCH_MAX_ROWS", default=20_000)
+CREDSCOPE_BATCH_CHUNK_SIZE = env.int("CREDSCOPE_BATCH_CHUNK_SIZE", default=500)
+# Uploads above Django's default in-memory limit go to a temporary file, not into memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
 LOGGING = {
     "version": 1,

@@ -144,7 +144,7 @@ def test_postgres_rejects_update_and_delete(statement: str) -> None:
     assert AuditEvent.objects.count() == 2
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_eight_concurrent_writers_leave_one_unbroken_chain() -> None:
     per_thread, threads = 15, 8
     errors: list[BaseException] = []

@@ -1,0 +1,316 @@
+"""REST endpoints for loan applications: submit, list, read, explain.
+
+Each class is one operation: it parses the request, calls one service or selector and renders
+the result. Visibility is the selectors' (officers their own, compliance all); another
+officer's application answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from applicants import selectors
+from applicants.models import LoanApplication
+from applicants.services import (
+    ApplicationInvalid,
+    IdempotencyConflict,
+    application_submit,
+    application_submit_and_score,
+)
+from credscope_site.api import (
+    ApiView,
+    Conflict,
+    Pagination,
+    ServiceUnavailable,
+    field_errors,
+    requires,
+)
+from credscope_site.roles import Perm
+from scoring import registry
+from scoring.ml.records import (
+    APPLICATION_TABLE,
+    ASSIGNED_COLUMNS,
+    HISTORY_TABLES,
+    REQUIRED_APPLICATION_COLUMNS,
+)
+from scoring.ml.schema import Kind
+from scoring.models import Outcome
+from scoring.services import ScoringQueueUnavailable
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+EXTRA_FIELDS = ("full_name", "external_id", "history")
+
+
+# --- shared output ------------------------------------------------------------------------------
+
+
+class DecisionOutputSerializer(serializers.Serializer):
+    probability_of_default = serializers.FloatField()
+    risk_band = serializers.CharField()
+    outcome = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.DictField())
+    model_version = serializers.CharField(source="model_version.version")
+    policy_version = serializers.IntegerField(source="policy.version")
+    scoring_latency_ms = serializers.FloatField()
+    decided_at = serializers.DateTimeField()
+
+
+class ApplicationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    channel = serializers.CharField()
+    full_name = serializers.CharField(source="applicant.full_name")
+    external_id = serializers.IntegerField(source="applicant.external_id", allow_null=True)
+    contract_type = serializers.CharField()
+    amt_income_total = serializers.DecimalField(14, 2, coerce_to_string=False)
+    amt_credit = serializers.DecimalField(14, 2, coerce_to_string=False)
+    amt_annuity = serializers.DecimalField(14, 2, coerce_to_string=False, allow_null=True)
+    amt_goods_price = serializers.DecimalField(14, 2, coerce_to_string=False, allow_null=True)
+    submitted_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    attempts = serializers.IntegerField()
+    failure_reason = serializers.CharField()
+    batch_id = serializers.IntegerField(allow_null=True)
+    # A reverse one-to-one that does not exist yet reads as null (no decision so far).
+    decision = DecisionOutputSerializer(allow_null=True, read_only=True)
+
+    def get_url(self, application: LoanApplication) -> str:
+        return reverse("api:application", args=[application.pk])
+
+
+def _application_columns() -> dict[str, serializers.Field]:
+    """The Kaggle application columns as serializer fields: documentation for the schema.
+
+    Validation itself is `scoring.ml.records.clean_application`, shared by every door."""
+    fields: dict[str, serializers.Field] = {}
+    for column in APPLICATION_TABLE.columns:
+        if column.name in ASSIGNED_COLUMNS:
+            continue
+        required = column.name in REQUIRED_APPLICATION_COLUMNS
+        if column.kind is Kind.CATEGORY:
+            fields[column.name] = serializers.ChoiceField(choices=column.vocabulary, required=False)
+        elif column.kind is Kind.INT:
+            fields[column.name] = serializers.IntegerField(required=required)
+        else:
+            fields[column.name] = serializers.FloatField(required=required)
+    return fields
+
+
+ApplicationRequestSchema = type(
+    "ApplicationRequest",
+    (serializers.Serializer,),
+    {
+        **_application_columns(),
+        "full_name": serializers.CharField(required=False, max_length=200),
+        "external_id": serializers.IntegerField(
+            required=False, min_value=0, help_text="a known SK_ID_CURR whose history to use"
+        ),
+        "history": serializers.DictField(
+            required=False,
+            child=serializers.ListField(child=serializers.DictField()),
+            help_text=f"rows in the Kaggle schemas of: {', '.join(HISTORY_TABLES)}",
+        ),
+    },
+)
+
+
+# --- operations ---------------------------------------------------------------------------------
+
+
+class ApplicationCreateApi(ApiView):
+    """Submit an application: Kaggle application columns at the top level, plus optional
+    `full_name`, `external_id` and inline `history`.
+
+    202 with the application (queued for scoring); with `?wait=true`, scored within the
+    request: 201 with the decision. An `Idempotency-Key` header makes a retry safe: the same
+    key and body return the first application, another body answers 409.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        """Splits the body into the application row and the extras; the service validates."""
+
+        def to_internal_value(self, data: Any) -> dict[str, Any]:
+            if not isinstance(data, Mapping):
+                raise serializers.ValidationError(
+                    {"body": "must be a JSON object of Kaggle application columns"}
+                )
+            return {
+                "application_row": {k: v for k, v in data.items() if k not in EXTRA_FIELDS},
+                "full_name": data.get("full_name") or "",
+                "external_id": data.get("external_id"),
+                "history": data.get("history"),
+            }
+
+    @extend_schema_serializer(component_name="ApplicationCreateQuery")
+    class QuerySerializer(serializers.Serializer):
+        wait = serializers.BooleanField(required=False, default=False)
+
+    OutputSerializer = ApplicationOutputSerializer
+
+    @extend_schema(
+        request=ApplicationRequestSchema,
+        parameters=[
+            OpenApiParameter("wait", bool, description="score within the request (201)"),
+            OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER),
+        ],
+        responses={
+            201: ApplicationOutputSerializer,
+            202: ApplicationOutputSerializer,
+            200: ApplicationOutputSerializer,
+            400: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            503: OpenApiTypes.OBJECT,
+        },
+    )
+    @requires(Perm.SUBMIT_APPLICATION)
+    def post(self, request: Request) -> Response:
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        body = self.InputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        submit = (
+            application_submit_and_score if query.validated_data["wait"] else application_submit
+        )
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        try:
+            application, created = submit(
+                actor=request.user,
+                channel=LoanApplication.Channel.API,
+                idempotency_key=key,
+                **body.validated_data,
+            )
+        except ApplicationInvalid as error:
+            raise field_errors(error.errors) from None
+        except IdempotencyConflict as error:
+            raise Conflict(
+                f"{IDEMPOTENCY_HEADER} {key!r} was already used for application "
+                f"{error.application.pk} with a different body."
+            ) from None
+        except ScoringQueueUnavailable as error:
+            return _queue_unavailable(error)
+        except registry.NoActiveModel:
+            raise ServiceUnavailable("No model version is active; nothing was saved.") from None
+        application = selectors.application_get_for(
+            user=request.user, application_id=application.pk
+        )
+        code = status.HTTP_202_ACCEPTED
+        if application.status == LoanApplication.Status.DECIDED and query.validated_data["wait"]:
+            code = status.HTTP_201_CREATED
+        headers = {"Location": reverse("api:application", args=[application.pk])}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(self.OutputSerializer(application).data, status=code, headers=headers)
+
+
+class ApplicationListApi(ApiView):
+    """The applications the caller may read, newest first (officers: their own; compliance:
+    all), filtered by status, outcome, submission dates (inclusive) or a search term."""
+
+    @extend_schema_serializer(component_name="ApplicationFilter")
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=LoanApplication.Status.values, required=False)
+        outcome = serializers.ChoiceField(choices=Outcome.values, required=False)
+        date_from = serializers.DateField(required=False)
+        date_to = serializers.DateField(required=False)
+        search = serializers.CharField(required=False, max_length=200)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if (
+                attrs.get("date_from")
+                and attrs.get("date_to")
+                and attrs["date_from"] > attrs["date_to"]
+            ):
+                raise serializers.ValidationError({"date_to": "must not be before date_from"})
+            return attrs
+
+    OutputSerializer = ApplicationOutputSerializer
+
+    @extend_schema(
+        parameters=[FilterSerializer], responses={200: ApplicationOutputSerializer(many=True)}
+    )
+    @requires(Perm.VIEW_OWN_APPLICATIONS)
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        applications = selectors.application_list_for(user=request.user, **filters.validated_data)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(applications, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class ApplicationCollectionApi(ApplicationCreateApi, ApplicationListApi):
+    """`/applications/`: POST submits (ApplicationCreateApi), GET lists (ApplicationListApi)."""
+
+
+class ApplicationDetailApi(ApiView):
+    """One application with its decision: probability of default, risk band, outcome,
+    reasons, and the model and policy versions that made it."""
+
+    OutputSerializer = ApplicationOutputSerializer
+
+    @extend_schema(responses={200: ApplicationOutputSerializer, 404: OpenApiTypes.OBJECT})
+    @requires(Perm.VIEW_OWN_APPLICATIONS)
+    def get(self, request: Request, application_id: int) -> Response:
+        application = _visible_application(request, application_id)
+        return Response(self.OutputSerializer(application).data)
+
+
+class ApplicationExplanationApi(ApiView):
+    """The decision's SHAP explanation in logit space: `base_value` plus the sum of every
+    feature's `contribution` equals `logit`, and PD = 1 / (1 + exp(-logit))."""
+
+    @extend_schema_serializer(component_name="Explanation")
+    class OutputSerializer(serializers.Serializer):
+        application_id = serializers.IntegerField(source="application.pk")
+        model_version = serializers.CharField(source="model_version.version")
+        policy_version = serializers.IntegerField(source="policy.version")
+        probability_of_default = serializers.FloatField()
+        logit = serializers.FloatField()
+        base_value = serializers.FloatField()
+        contributions = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(
+        responses={200: OutputSerializer, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT}
+    )
+    @requires(Perm.VIEW_OWN_APPLICATIONS)
+    def get(self, request: Request, application_id: int) -> Response:
+        application = _visible_application(request, application_id)
+        decision = getattr(application, "decision", None)
+        if decision is None:
+            raise Conflict(
+                f"Application {application.pk} has no decision yet ({application.status})."
+            )
+        return Response(self.OutputSerializer(decision).data)
+
+
+def _visible_application(request: Request, application_id: int) -> LoanApplication:
+    try:
+        return selectors.application_get_for(user=request.user, application_id=application_id)
+    except LoanApplication.DoesNotExist:
+        raise NotFound(f"No application {application_id}.") from None
+
+
+def _queue_unavailable(error: ScoringQueueUnavailable) -> Response:
+    """503: the application is saved (SUBMITTED) and will be scored once the queue is back;
+    retrying with the same Idempotency-Key returns it."""
+    url = reverse("api:application", args=[error.object_id])
+    return Response(
+        {
+            "detail": str(error),
+            "id": error.object_id,
+            "status": LoanApplication.Status.SUBMITTED,
+            "url": url,
+        },
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "30", "Location": url},
+    )

@@ -1,0 +1,407 @@
+"""Decision latency and batch throughput through the real stack; prints one JSON object.
+
+Starts gunicorn (production settings, plain HTTP) and one Celery worker against PostgreSQL and
+Redis, in a database of its own (default `credscope_bench`, created and migrated if needed),
+with the model version that is active in `--model-from` (default: the `credscope` database),
+and measures:
+
+- `sync`: `POST /api/v1/applications/?wait=true` round trips, scored with SHAP and saved
+  within the request (client-side wall time; p50/p99). Targets p50 <= 40 ms, p99 <= 100 ms.
+- `async`: submit without waiting, then time until the application is DECIDED by the one
+  worker (decided_at minus the moment the request was sent; p50). Target p50 <= 300 ms.
+- `batch`: a CSV of `--batch-rows` applications with reasons: upload to batch DONE
+  (rows/s). Target >= 300 rows/s.
+
+Application rows are real Kaggle rows from ../shared/data/home_credit_sample (cycled), sent
+without SK_ID_CURR (no stored history). Progress goes to stderr.
+
+    .venv/bin/python bench/bench_scoring.py [--sync 300] [--async 60] [--batch-rows 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import http.client
+import io
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = (
+    Path(os.environ.get("CREDSCOPE_SHARED_DIR", REPO.parent / "shared"))
+    / "data/home_credit_sample/application_test.csv.gz"
+)
+PASSWORD = secrets.token_urlsafe(16)
+TARGETS = {"sync_p50_ms": 40, "sync_p99_ms": 100, "async_p50_ms": 300, "batch_rows_per_s": 300}
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- set-up -------------------------------------------------------------------------------------
+
+
+def environment(args: argparse.Namespace) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "credscope_site.settings.production",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "CELERY_TASK_DEFAULT_QUEUE": args.queue,
+        "API_THROTTLE_USER": "1000000/minute",
+        "API_THROTTLE_TOKEN": "1000/minute",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> None:
+    import psycopg
+
+    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
+    name = args.database_url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if args.fresh and exists:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    log(f"migrating {name}")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
+
+
+def setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+
+
+def prepare_users_and_model(args: argparse.Namespace) -> str:
+    """The bench officer (a fresh password) and the active model copied from --model-from."""
+    import psycopg
+    from django.contrib.auth.models import Group, User
+
+    from scoring import registry
+    from scoring.models import ModelVersion
+
+    officer, _ = User.objects.get_or_create(username="bench_officer")
+    officer.set_password(PASSWORD)
+    officer.save()
+    officer.groups.set([Group.objects.get(name="loan_officer")])
+
+    with psycopg.connect(args.model_from) as connection:
+        row = connection.execute(
+            "SELECT version, profile, bundle_path, feature_count, data_fingerprint, auc, gini, ks,"
+            " brier, oracle_auc, metrics FROM scoring_modelversion WHERE status = 'active'"
+        ).fetchone()
+    if row is None:
+        raise SystemExit(
+            f"no active model version in {args.model_from}: train one first "
+            "(manage.py train_model --profile full --activate)"
+        )
+    fields = dict(
+        zip(
+            ["version", "profile", "bundle_path", "feature_count", "data_fingerprint", "auc",
+             "gini", "ks", "brier", "oracle_auc", "metrics"],
+            row,
+            strict=True,
+        )
+    )  # fmt: skip
+    ModelVersion.objects.update_or_create(version=fields.pop("version"), defaults=fields)
+    model = registry.model_version_activate(version=row[0], actor=None)
+    log(f"model {model.version} ({model.profile}, {model.feature_count} features) active")
+    return model.version
+
+
+def application_rows(limit: int) -> list[dict[str, Any]]:
+    from scoring.ml.records import clean_application
+
+    rows = []
+    with gzip.open(SAMPLE, "rt", newline="") as handle:
+        for raw in csv.DictReader(handle):
+            raw.pop("SK_ID_CURR", None)
+            row, errors = clean_application(raw, from_text=True)
+            if not errors:
+                rows.append(row)
+            if len(rows) >= limit:
+                break
+    if not rows:
+        raise SystemExit(f"no usable application rows in {SAMPLE}")
+    return rows
+
+
+class Process:
+    def __init__(self, command: list[str], env: dict[str, str], name: str) -> None:
+        log_dir = REPO / "var" / "bench"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"{name}.log"
+        self.process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.token: str | None = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+    ):
+        headers = {"Content-Type": content_type}
+        if self.token:
+            headers["Authorization"] = f"Token {self.token}"
+        try:
+            self.connection.request(method, path, body, headers)
+            response = self.connection.getresponse()
+            return response.status, response.read()
+        except (http.client.HTTPException, OSError):
+            self.connection.close()
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            raise
+
+    def json(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+        status, body = self.request(
+            method, path, json.dumps(payload).encode() if payload is not None else None
+        )
+        return status, json.loads(body or b"null")
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (http.client.HTTPException, OSError):
+            pass
+        time.sleep(interval)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+# --- measurements -------------------------------------------------------------------------------
+
+
+def measure_sync(client: Client, rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    latencies, server = [], []
+    for i in range(count):
+        started = time.perf_counter()
+        status, body = client.json("POST", "/api/v1/applications/?wait=true", rows[i % len(rows)])
+        latencies.append((time.perf_counter() - started) * 1000)
+        if status != 201:
+            raise SystemExit(f"sync request {i} answered {status}: {body}")
+        server.append(body["decision"]["scoring_latency_ms"])
+    return {
+        "requests": count,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+        "mean_ms": round(statistics.fmean(latencies), 2),
+        "scoring_p50_ms": round(percentile(server, 50), 2),
+    }
+
+
+def measure_async(client: Client, rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    from scoring.models import Decision
+
+    latencies = []
+    for i in range(count):
+        sent = datetime.now(UTC)
+        status, body = client.json("POST", "/api/v1/applications/", rows[(i * 7) % len(rows)])
+        if status != 202:
+            raise SystemExit(f"async request {i} answered {status}: {body}")
+        deadline = time.monotonic() + 30
+        decided_at = None
+        while decided_at is None and time.monotonic() < deadline:
+            decided_at = (
+                Decision.objects.filter(application_id=body["id"])
+                .values_list("decided_at", flat=True)
+                .first()
+            )
+            if decided_at is None:
+                time.sleep(0.002)
+        if decided_at is None:
+            raise SystemExit(f"application {body['id']} was not decided within 30 s")
+        latencies.append((decided_at - sent).total_seconds() * 1000)
+    return {
+        "applications": count,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
+
+
+def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    columns = sorted({name for row in rows for name in row})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for i in range(count):
+        writer.writerow(rows[i % len(rows)])
+    content = buffer.getvalue().encode()
+    started = time.perf_counter()
+    status, body = client.request("POST", "/api/v1/batches/", content, content_type="text/csv")
+    accepted = time.perf_counter()
+    if status != 202:
+        raise SystemExit(f"batch upload answered {status}: {body[:500]!r}")
+    batch = json.loads(body)
+    detail: dict[str, Any] = {}
+
+    def finished() -> bool:
+        nonlocal detail
+        _, detail = client.json("GET", batch["url"])
+        return detail["status"] in ("done", "failed")
+
+    wait_until(finished, 1800, "the batch to finish", interval=0.25)
+    done = time.perf_counter()
+    progress = detail["progress"]
+    return {
+        "rows": count,
+        "bytes": len(content),
+        "status": detail["status"],
+        "decided": progress["decided"],
+        "failed": progress["failed"],
+        "invalid": progress["invalid"],
+        "upload_s": round(accepted - started, 2),
+        "total_s": round(done - started, 2),
+        "rows_per_s": round(count / (done - started), 1),
+        "scoring_rows_per_s": round(count / (done - accepted), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/credscope_bench"
+    )
+    parser.add_argument("--model-from", default="postgres://postgres@127.0.0.1:5432/credscope")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--queue", default=f"credscope-bench-{uuid.uuid4().hex[:6]}")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--sync", type=int, default=300)
+    parser.add_argument("--async", dest="async_", type=int, default=60)
+    parser.add_argument("--batch-rows", type=int, default=10_000)
+    parser.add_argument("--fresh", action="store_true", help="drop and recreate the bench database")
+    args = parser.parse_args()
+
+    env = environment(args)
+    prepare_database(args, env)
+    setup_django(env)
+    model_version = prepare_users_and_model(args)
+    rows = application_rows(5000)
+    log(f"{len(rows)} application rows from {SAMPLE.name}")
+
+    port = free_port()
+    web = Process(
+        [sys.executable, "-m", "gunicorn", "credscope_site.wsgi:application", "--bind",
+         f"127.0.0.1:{port}", "--workers", str(args.web_workers), "--timeout", "300"],
+        env,
+        "gunicorn",
+    )  # fmt: skip
+    worker = Process(
+        [sys.executable, "-m", "celery", "-A", "credscope_site", "worker", "--pool=solo",
+         "-Q", args.queue, "-n", f"{args.queue}@localhost", "--without-gossip",
+         "--without-mingle", "--loglevel=WARNING"],
+        env,
+        "worker",
+    )  # fmt: skip
+    try:
+        client = Client(port)
+        wait_until(lambda: client.request("GET", "/health/")[0] == 200, 60, "gunicorn")
+        status, body = client.json(
+            "POST", "/api/v1/auth/token/", {"username": "bench_officer", "password": PASSWORD}
+        )
+        if status != 200:
+            raise SystemExit(f"token request answered {status}: {body}")
+        client.token = body["token"]
+
+        log("warming up (each web process loads the model once)")
+        measure_sync(client, rows, 10 * args.web_workers)
+        log(f"sync: {args.sync} requests with ?wait=true")
+        sync = measure_sync(client, rows, args.sync)
+        log(f"sync {sync}")
+
+        log("async: warming the worker up")
+        measure_async(client, rows, 3)
+        log(f"async: {args.async_} applications, one worker")
+        asynchronous = measure_async(client, rows, args.async_)
+        log(f"async {asynchronous}")
+
+        log(f"batch: {args.batch_rows} rows")
+        batch = measure_batch(client, rows, args.batch_rows)
+        log(f"batch {batch}")
+    finally:
+        web.stop()
+        worker.stop()
+
+    result = {
+        "benchmark": "bench_scoring",
+        "model_version": model_version,
+        "cpu_count": os.cpu_count(),
+        "web_workers": args.web_workers,
+        "sync": sync,
+        "async": asynchronous,
+        "batch": batch,
+        "targets": TARGETS,
+        "meets_targets": {
+            "sync_p50": sync["p50_ms"] <= TARGETS["sync_p50_ms"],
+            "sync_p99": sync["p99_ms"] <= TARGETS["sync_p99_ms"],
+            "async_p50": asynchronous["p50_ms"] <= TARGETS["async_p50_ms"],
+            "batch_throughput": batch["rows_per_s"] >= TARGETS["batch_rows_per_s"],
+        },
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The REST API, version 1 (mounted at /api/v1/ under the namespace "api")."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from applicants.apis import (
+    ApplicationCollectionApi,
+    ApplicationDetailApi,
+    ApplicationExplanationApi,
+)
+from credscope_site.api import ApiView
+from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
+from scoring.apis import (
+    BatchCreateApi,
+    BatchDetailApi,
+    BatchResultsApi,
+    ModelActiveApi,
+    ModelListApi,
+    PolicyCollectionApi,
+)
+
+
+class SchemaApi(ApiView, SpectacularAPIView):
+    """The OpenAPI 3 schema of this API (YAML, or JSON with ?format=json)."""
+
+
+urlpatterns = [
+    path("auth/token/", TokenCreateApi.as_view(), name="token"),
+    path("auth/logout/", TokenDestroyApi.as_view(), name="logout"),
+    path("health/", HealthApi.as_view(), name="health"),
+    path("applications/", ApplicationCollectionApi.as_view(), name="applications"),
+    path("applications/<int:application_id>/", ApplicationDetailApi.as_view(), name="application"),
+    path(
+        "applications/<int:application_id>/explanation/",
+        ApplicationExplanationApi.as_view(),
+        name="application-explanation",
+    ),
+    path("batches/", BatchCreateApi.as_view(), name="batches"),
+    path("batches/<int:batch_id>/", BatchDetailApi.as_view(), name="batch"),
+    path("batches/<int:batch_id>/results.csv", BatchResultsApi.as_view(), name="batch-results"),
+    path("models/", ModelListApi.as_view(), name="models"),
+    path("models/active/", ModelActiveApi.as_view(), name="model-active"),
+    path("policies/", PolicyCollectionApi.as_view(), name="policies"),
+    path("schema/", SchemaApi.as_view(), name="schema"),
+]

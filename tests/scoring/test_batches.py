@@ -1,0 +1,157 @@
+"""CSV batches: file checks, per-row errors beside scored rows, progress and results."""
+
+import csv
+import io
+
+import pytest
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from rest_framework.test import APIClient
+
+from applicants.models import LoanApplication
+from audits.actions import AuditAction
+from audits.models import AuditEvent
+from scoring import batches
+from scoring.models import BatchJob, Decision
+from tests.factories import DEFAULT_PASSWORD
+
+HEADER = (
+    "SK_ID_CURR,NAME_CONTRACT_TYPE,AMT_INCOME_TOTAL,AMT_CREDIT,AMT_ANNUITY,DAYS_BIRTH,EXT_SOURCE_2"
+)
+GOOD = [
+    "100001,Cash loans,180000,500000,25000,-15000,0.72",
+    ",Revolving loans,90000,270000,13500,-9000,0.31",
+    "100003,Cash loans,300000,1200000,48000,-20000,",
+]
+BAD = ",Cash loans,-5,500000,25000,-15000,0.7"  # negative income
+
+
+def csv_bytes(*lines: str) -> bytes:
+    return ("\n".join([HEADER, *lines]) + "\n").encode()
+
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("content", "key", "message"),
+    [
+        (b"", "file", "is empty"),
+        (HEADER.encode() + b"\n", "file", "no rows"),
+        (b"\xff\xfe\x00bad", "file", "not UTF-8"),
+        (b"AMT_CREDIT,AMT_CREDIT,DAYS_BIRTH\n1,2,3\n", "header", "repeats column(s): AMT_CREDIT"),
+        (b"TARGET,AMT_INCOME_TOTAL,AMT_CREDIT,DAYS_BIRTH\n1,1,1,-9000\n", "columns", "TARGET"),
+        (b"AMT_CREDIT,DAYS_BIRTH\n1,-9000\n", "required", "AMT_INCOME_TOTAL"),
+    ],
+)
+def test_file_level_problems_refuse_the_whole_file(officer, content, key, message) -> None:
+    with pytest.raises(batches.BatchInvalid) as caught:
+        batches.batch_create(actor=officer, filename="x.csv", content=content)
+    assert message in caught.value.errors[key]
+    assert not BatchJob.objects.exists() and not LoanApplication.objects.exists()
+
+
+def test_size_and_row_limits(officer, settings) -> None:
+    settings.CREDSCOPE_BATCH_MAX_ROWS = 2
+    with pytest.raises(batches.BatchInvalid, match="more than 2 rows"):
+        batches.batch_create(actor=officer, filename="x.csv", content=csv_bytes(*GOOD))
+    settings.CREDSCOPE_BATCH_MAX_BYTES = 50
+    with pytest.raises(batches.BatchInvalid, match="the limit is 50 bytes"):
+        batches.batch_create(actor=officer, filename="x.csv", content=csv_bytes(GOOD[0]))
+
+
+@pytest.mark.parametrize("persona", ["compliance", "model_admin"])
+def test_only_officers_submit_batches(request, persona) -> None:
+    with pytest.raises(PermissionDenied):
+        batches.batch_create(
+            actor=request.getfixturevalue(persona), filename="x.csv", content=csv_bytes(*GOOD)
+        )
+
+
+def test_a_batch_with_bad_rows_scores_the_good_ones_and_reports_every_row(
+    officer, trained_model, django_capture_on_commit_callbacks
+) -> None:
+    ragged = "1,2"
+    content = csv_bytes(GOOD[0], BAD, GOOD[1], ragged, GOOD[2])
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = batches.batch_create(actor=officer, filename="mixed.csv", content=content)
+    batch.refresh_from_db()
+    assert batch.status == BatchJob.Status.DONE and batch.finished_at is not None
+    assert (batch.total_rows, batch.invalid_rows) == (5, 2)
+    assert batch.row_errors == {
+        "2": {"AMT_INCOME_TOTAL": "must be greater than 0"},
+        "4": {"row": "has 2 cells; the header has 7"},
+    }
+    applications = LoanApplication.objects.filter(batch=batch).order_by("batch_row")
+    assert [a.batch_row for a in applications] == [1, 3, 5]
+    assert all(a.status == "DECIDED" and a.channel == "batch" for a in applications)
+    assert [a.applicant.external_id for a in applications] == [100001, None, 100003]
+    assert Decision.objects.filter(application__batch=batch).count() == 3
+
+    progress = batches.batch_progress(batch=batch)
+    assert progress["decided"] == 3 and progress["invalid"] == 2 and progress["percent"] == 100.0
+    assert sum(progress["outcomes"].values()) == 3
+
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(batches.batch_results_rows(batch=batch))
+    rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    assert [r["row"] for r in rows] == ["1", "2", "3", "4", "5"]
+    assert rows[1]["status"] == "INVALID"
+    assert rows[1]["errors"] == "AMT_INCOME_TOTAL: must be greater than 0"
+    assert rows[3]["errors"] == "row: has 2 cells; the header has 7"
+    for row in (rows[0], rows[2], rows[4]):
+        assert row["status"] == "DECIDED" and row["outcome"] in {"APPROVE", "REFER", "REJECT"}
+        assert 0 <= float(row["probability_of_default"]) <= 1
+        assert row["reasons"] and row["model_version"] == trained_model.version
+    assert rows[0]["SK_ID_CURR"] == "100001"
+
+    actions = AuditEvent.objects.values_list("action", flat=True)
+    assert list(actions).count(AuditAction.APPLICATION_SUBMITTED) == 3
+    assert list(actions).count(AuditAction.APPLICATION_DECIDED) == 3
+    assert list(actions).count(AuditAction.BATCH_SUBMITTED) == 1
+    assert list(actions).count(AuditAction.BATCH_FINISHED) == 1
+
+
+def test_a_rerun_of_a_finished_batch_changes_nothing(
+    officer, trained_model, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = batches.batch_create(actor=officer, filename="a.csv", content=csv_bytes(*GOOD))
+    batches.batch_score(batch_id=batch.pk, task_id="again")
+    assert Decision.objects.filter(application__batch=batch).count() == 3
+    assert AuditEvent.objects.filter(action=AuditAction.BATCH_FINISHED).count() == 1
+
+
+def test_the_batch_api_uploads_reports_progress_and_serves_results(
+    officer, other_officer, trained_model, django_capture_on_commit_callbacks
+) -> None:
+    cache.clear()
+    client = APIClient()
+    token = client.post(
+        "/api/v1/auth/token/", {"username": "officer", "password": DEFAULT_PASSWORD}
+    ).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("apps.csv", csv_bytes(GOOD[0], BAD), content_type="text/csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/v1/batches/", {"file": upload}, format="multipart")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["filename"] == "apps.csv" and body["total_rows"] == 2 and body["invalid_rows"] == 1
+    detail = client.get(body["url"]).json()
+    assert detail["status"] == "done"
+    assert detail["progress"]["decided"] == 1 and detail["progress"]["percent"] == 100.0
+    results = client.get(body["results_url"])
+    assert results.status_code == 200 and results["Content-Type"].startswith("text/csv")
+    lines = list(csv.DictReader(io.StringIO(b"".join(results.streaming_content).decode())))
+    assert [line["status"] for line in lines] == ["DECIDED", "INVALID"]
+    assert "AMT_INCOME_TOTAL: must be greater than 0" in lines[1]["errors"]
+
+    stranger = APIClient()
+    token = stranger.post(
+        "/api/v1/auth/token/", {"username": "other_officer", "password": DEFAULT_PASSWORD}
+    ).json()["token"]
+    stranger.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert stranger.get(body["url"]).status_code == 404
+    assert stranger.get(body["results_url"]).status_code == 404
