@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 DEMO_ADDR ?= 127.0.0.1:8000
 
-.PHONY: demo test lint format venv migrate demo-setup clean
+.PHONY: demo test lint format venv migrate demo-setup demo-data demo-model demo-seed vendor clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "CredScope needs $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -19,17 +19,51 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 
 venv: $(VENV)/.installed
 
+# Chart.js comes from the npm package pinned in package-lock.json and is served by Django
+# from static/vendor/ (git-ignored); no page loads anything from a CDN.
+CHART_JS := static/vendor/chart.umd.min.js
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "CredScope needs npm (Node.js) on PATH for Chart.js"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+$(CHART_JS): node_modules/.package-lock.json
+	mkdir -p $(dir $@)
+	cp node_modules/chart.js/dist/chart.umd.min.js $@
+
+vendor: $(CHART_JS)
+
 migrate: venv
 	$(MANAGE) migrate --noinput
 
 demo-setup: migrate
 	$(MANAGE) create_demo_users
 
-demo: demo-setup
+# Synthetic Home Credit data (same schema as Kaggle's, with a known oracle), validated into
+# the typed cache, then a `fast` model trained and activated; re-runs reuse both.
+DEMO_DATA := var/data
+DEMO_SCALE ?= 0.02
+
+$(DEMO_DATA)/cache/cache_manifest.json: | $(VENV)/.installed
+	$(MANAGE) generate_homecredit --scale $(DEMO_SCALE) --seed 42 --out $(DEMO_DATA)/synth
+	$(MANAGE) load_homecredit --source $(DEMO_DATA)/synth --out $(DEMO_DATA)/cache
+
+demo-data: $(DEMO_DATA)/cache/cache_manifest.json
+
+demo-model: demo-data migrate
+	$(MANAGE) train_model --data $(DEMO_DATA)/cache --profile fast --activate --unless-active
+
+# A few dozen scored applications for the demo officer; needs the active model, so it runs
+# after the steps that build the data and train a model.
+demo-seed: demo-setup demo-model
+	$(MANAGE) seed_demo_applications --username officer
+
+demo: demo-setup vendor demo-seed
 	@echo "CredScope is at http://$(DEMO_ADDR)/  (Ctrl-C stops it)"
 	$(MANAGE) runserver $(DEMO_ADDR)
 
-test: venv
+test: venv vendor
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -42,4 +76,4 @@ format: venv
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var/staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) var/staticfiles .pytest_cache .ruff_cache node_modules static/vendor

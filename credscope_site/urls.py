@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from drf_spectacular.views import SpectacularSwaggerView
 
 from credscope_site import views
 
@@ -14,5 +16,15 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", include("audits.urls")),
+    path("", include("applicants.urls")),
+    path("", include("scoring.urls")),
+    path("models/", include("scoring.model_urls")),
     path("admin/", admin.site.urls),
+    # The REST API and its Swagger UI (assets from drf-spectacular-sidecar, served locally).
+    path("api/v1/", include(("credscope_site.api_urls", "api"), namespace="api")),
+    path(
+        "api/docs/",
+        login_not_required(SpectacularSwaggerView.as_view(url_name="api:schema")),
+        name="api-docs",
+    ),
 ]

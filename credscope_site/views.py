@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from applicants.portal import officer_dashboard
 from credscope_site import health
 from credscope_site.navigation import items_for
 from credscope_site.roles import roles_of
@@ -15,7 +16,15 @@ from credscope_site.roles import roles_of
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     areas = [item for item in items_for(request.user) if item["url_name"] != "dashboard"]
-    return render(request, "dashboard.html", {"areas": areas, "roles": roles_of(request.user)})
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "areas": areas,
+            "roles": roles_of(request.user),
+            "applications": officer_dashboard(user=request.user),
+        },
+    )
 
 
 @login_not_required

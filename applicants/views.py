@@ -1,0 +1,183 @@
+"""The loan officer's pages: new application, the list, one application, the review queue.
+
+Doors only: each view parses the request, calls one service or selector and renders. Every
+read of an application goes through `applicants.selectors`, so an officer asking for
+another officer's application gets 404, not a hint that it exists.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from applicants import portal, selectors, services
+from applicants.forms import ApplicationForm, ApplicationListFilters, OverrideForm
+from applicants.models import LoanApplication
+from credscope_site.roles import Perm
+from scoring import overrides
+from scoring.registry import NoActiveModel
+from scoring.services import ScoringQueueUnavailable
+
+PAGE_SIZE = 20
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.SUBMIT_APPLICATION, raise_exception=True)
+def application_new(request: HttpRequest) -> HttpResponse:
+    form = ApplicationForm(request.POST) if request.method == "POST" else ApplicationForm()
+    # One key per rendering of the form: a double-click or a resent POST makes no second
+    # application (the service answers the first one for the same key and body).
+    idempotency_key = request.POST.get("idempotency_key") or uuid.uuid4().hex
+    if request.method == "POST" and form.is_valid():
+        submission = {
+            "actor": request.user,
+            "channel": LoanApplication.Channel.WEB,
+            "application_row": form.application_row,
+            "full_name": form.cleaned_data["full_name"],
+            "external_id": form.cleaned_data["external_id"],
+        }
+        try:
+            try:
+                application, created = services.application_submit(
+                    **submission, idempotency_key=idempotency_key[:128]
+                )
+            except services.IdempotencyConflict:
+                # The officer went back and changed the form: that is a new application.
+                idempotency_key = uuid.uuid4().hex
+                application, created = services.application_submit(
+                    **submission, idempotency_key=idempotency_key
+                )
+        except services.ApplicationInvalid as error:
+            form.add_service_errors(error.errors)
+        except NoActiveModel:
+            form.add_error(
+                None,
+                "No model is active, so nothing could score this application and it was not "
+                "saved. Ask a model administrator to activate a model, then submit again.",
+            )
+        except ScoringQueueUnavailable as error:
+            messages.warning(
+                request,
+                "The application is saved; the scoring queue is unreachable right now, so it "
+                "will be scored as soon as the queue is back.",
+            )
+            return redirect("applicants:detail", application_id=error.application_id)
+        else:
+            if not created:
+                messages.info(request, "This application was already submitted; here it is.")
+            return redirect("applicants:detail", application_id=application.pk)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(
+        request,
+        "applicants/application_form.html",
+        {"form": form, "idempotency_key": idempotency_key},
+        status=status,
+    )
+
+
+@require_GET
+@permission_required(Perm.VIEW_OWN_APPLICATIONS, raise_exception=True)
+def application_list(request: HttpRequest) -> HttpResponse:
+    filters = ApplicationListFilters(request.GET or None)
+    criteria = filters.criteria()
+    applications = selectors.application_list_for(user=request.user, **criteria).select_related(
+        "applicant", "decision", "decision__override"
+    )
+    page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "applicants/application_list.html",
+        {
+            "filters": filters,
+            "filtered": any(criteria.values()),
+            "page_obj": page,
+            "applications": page.object_list,
+            "is_paginated": page.has_other_pages(),
+            "sees_all": request.user.has_perm(Perm.VIEW_ALL_APPLICATIONS),
+        },
+    )
+
+
+def _application_or_404(request: HttpRequest, application_id: int) -> LoanApplication:
+    try:
+        return selectors.application_get_for(user=request.user, application_id=application_id)
+    except LoanApplication.DoesNotExist:
+        raise Http404("No such application") from None
+
+
+@require_GET
+@permission_required(Perm.VIEW_OWN_APPLICATIONS, raise_exception=True)
+def application_detail(request: HttpRequest, application_id: int) -> HttpResponse:
+    application = _application_or_404(request, application_id)
+    return _render_detail(request, application, override_form=OverrideForm())
+
+
+def _render_detail(
+    request: HttpRequest, application: LoanApplication, *, override_form: OverrideForm, status=200
+) -> HttpResponse:
+    context = portal.application_page(application=application, user=request.user)
+    context["override_form"] = override_form
+    return render(request, "applicants/application_detail.html", context, status=status)
+
+
+@require_GET
+@never_cache
+@permission_required(Perm.VIEW_OWN_APPLICATIONS, raise_exception=True)
+def application_status(request: HttpRequest, application_id: int) -> JsonResponse:
+    """What the application page polls while the application is being scored."""
+    application = _application_or_404(request, application_id)
+    return JsonResponse(portal.application_status(application=application))
+
+
+@require_POST
+@permission_required(Perm.OVERRIDE_DECISION, raise_exception=True)
+def application_override(request: HttpRequest, application_id: int) -> HttpResponse:
+    application = _application_or_404(request, application_id)
+    decision = portal.decision_of(application)
+    if decision is None:
+        raise Http404("This application has no decision yet")
+    form = OverrideForm(request.POST)
+    if form.is_valid():
+        try:
+            overrides.decision_override_record(
+                decision=decision,
+                outcome=form.cleaned_data["outcome"],
+                justification=form.cleaned_data["justification"],
+                reviewer=request.user,
+            )
+        except overrides.OverrideRefused as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request,
+                f"Application #{application.pk}: your decision "
+                f"({form.cleaned_data['outcome'].lower()}) is on record.",
+            )
+            return redirect(reverse("applicants:detail", args=[application.pk]) + "#review")
+    # Read again: a refused override may be refused because another reviewer got there first.
+    application = _application_or_404(request, application_id)
+    return _render_detail(request, application, override_form=form, status=400)
+
+
+@require_GET
+@permission_required(Perm.OVERRIDE_DECISION, raise_exception=True)
+def review_queue(request: HttpRequest) -> HttpResponse:
+    queue = overrides.review_queue(applications=selectors.application_list_for(user=request.user))
+    page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "applicants/review_queue.html",
+        {
+            "page_obj": page,
+            "decisions": page.object_list,
+            "is_paginated": page.has_other_pages(),
+        },
+    )

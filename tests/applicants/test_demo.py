@@ -1,0 +1,37 @@
+"""`manage.py seed_demo_applications`: scored demo applications, and a second run adds none."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from applicants.models import LoanApplication
+
+pytestmark = pytest.mark.django_db
+
+
+def test_without_an_active_model_the_command_says_what_to_do(officer) -> None:
+    with pytest.raises(CommandError, match="no active model"):
+        call_command("seed_demo_applications", "--username", "officer")
+    assert not LoanApplication.objects.exists()
+
+
+def test_an_unknown_user_is_an_error() -> None:
+    with pytest.raises(CommandError, match="no user named 'nobody'"):
+        call_command("seed_demo_applications", "--username", "nobody")
+
+
+def test_seeds_scored_applications_once(
+    officer, trained_model, settings, tmp_path, capsys, django_capture_on_commit_callbacks
+) -> None:
+    settings.CREDSCOPE_DATA_DIR = tmp_path  # no data cache: generated profiles
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo_applications", "--username", "officer", "--count", "6")
+    applications = LoanApplication.objects.filter(created_by=officer)
+    assert applications.count() == 6
+    assert set(applications.values_list("status", flat=True)) == {"DECIDED"}
+    assert "6 new" in capsys.readouterr().out
+
+    call_command("seed_demo_applications", "--username", "officer", "--count", "6")
+    assert LoanApplication.objects.count() == 6
+    assert "0 new, 6 already there" in capsys.readouterr().out
