@@ -2,8 +2,7 @@
 
 Starts gunicorn (production settings, plain HTTP) and one Celery worker against PostgreSQL and
 Redis, in a database of its own (default `credscope_bench`, created and migrated if needed),
-with the model version that is active in `--model-from` (default: the `credscope` database),
-and measures:
+with the model bundle given by `--bundle` registered and activated, and measures:
 
 - `sync`: `POST /api/v1/applications/?wait=true` round trips, scored with SHAP and saved
   within the request (client-side wall time; p50/p99). Targets p50 <= 40 ms, p99 <= 100 ms.
@@ -15,7 +14,7 @@ and measures:
 Application rows are real Kaggle rows from ../shared/data/home_credit_sample (cycled), sent
 without SK_ID_CURR (no stored history). Progress goes to stderr.
 
-    .venv/bin/python bench/bench_scoring.py [--sync 300] [--async 60] [--batch-rows 10000]
+    .venv/bin/python bench/bench_scoring.py --bundle DIR [--sync 300] [--batch-rows 10000]
 """
 
 from __future__ import annotations
@@ -114,8 +113,7 @@ def setup_django(env: dict[str, str]) -> None:
 
 
 def prepare_users_and_model(args: argparse.Namespace) -> str:
-    """The bench officer (a fresh password) and the active model copied from --model-from."""
-    import psycopg
+    """The bench officer (a fresh password) and `--bundle` registered and activated."""
     from django.contrib.auth.models import Group, User
 
     from scoring import registry
@@ -126,26 +124,10 @@ def prepare_users_and_model(args: argparse.Namespace) -> str:
     officer.save()
     officer.groups.set([Group.objects.get(name="loan_officer")])
 
-    with psycopg.connect(args.model_from) as connection:
-        row = connection.execute(
-            "SELECT version, profile, bundle_path, feature_count, data_fingerprint, auc, gini, ks,"
-            " brier, oracle_auc, metrics FROM scoring_modelversion WHERE status = 'active'"
-        ).fetchone()
-    if row is None:
-        raise SystemExit(
-            f"no active model version in {args.model_from}: train one first "
-            "(manage.py train_model --profile full --activate)"
-        )
-    fields = dict(
-        zip(
-            ["version", "profile", "bundle_path", "feature_count", "data_fingerprint", "auc",
-             "gini", "ks", "brier", "oracle_auc", "metrics"],
-            row,
-            strict=True,
-        )
-    )  # fmt: skip
-    ModelVersion.objects.update_or_create(version=fields.pop("version"), defaults=fields)
-    model = registry.model_version_activate(version=row[0], actor=None)
+    version = args.bundle.name
+    if not ModelVersion.objects.filter(version=version).exists():
+        registry.model_version_register(bundle_path=args.bundle, profile="full", trained_by=None)
+    model = registry.model_version_activate(version=version, actor=None)
     log(f"model {model.version} ({model.profile}, {model.feature_count} features) active")
     return model.version
 
@@ -324,7 +306,12 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/credscope_bench"
     )
-    parser.add_argument("--model-from", default="postgres://postgres@127.0.0.1:5432/credscope")
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        required=True,
+        help="a model bundle (the full profile's: bench_model.py --sections full writes one)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--queue", default=f"credscope-bench-{uuid.uuid4().hex[:6]}")
     parser.add_argument("--web-workers", type=int, default=2)

@@ -53,7 +53,7 @@ def metrics_for_display(metrics: dict) -> dict:
         for name, value in fairness.items()
         if isinstance(value, dict) and "groups" in value
     }
-    importance = next(iter((metrics.get("base_models") or {}).values()), {}).get("importance")
+    importance = (metrics.get("ensemble") or {}).get("importance")
     return {
         "metric_rows": rows,
         "calibration": (ensemble or {}).get("calibration", []),

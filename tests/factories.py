@@ -8,6 +8,16 @@ from django.contrib.auth.models import Group
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 
+#: The seed's example payload: Kaggle application columns, as API clients send them.
+SEED_APPLICATION_ROW = {
+    "AMT_INCOME_TOTAL": 180000,
+    "AMT_CREDIT": 500000,
+    "DAYS_BIRTH": -15000,
+    "EXT_SOURCE_1": 0.65,
+    "EXT_SOURCE_2": 0.72,
+    "EXT_SOURCE_3": 0.58,
+}
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -197,8 +197,9 @@ def train_ensemble(
 
     def say(message: str) -> None:
         line = f"[{time.perf_counter() - started:7.1f}s] {message}"
-        logger.info(line)
-        if progress is not None:
+        if progress is None:
+            logger.info(line)
+        else:  # the caller shows it; logging it too would print every line twice
             progress(line)
 
     prof = PROFILES[profile]
@@ -299,6 +300,7 @@ def train_ensemble(
         z_hold=z_hold,
         p_crossfit=p_crossfit,
         calibration=(slope, intercept),
+        meta=(dict(zip(BASE_MODELS, map(float, meta_w), strict=True)), float(meta_b)),
         models=models,
         oracle=oracle,
         threshold=threshold,
@@ -380,6 +382,7 @@ def _metrics(
     z_hold: np.ndarray,
     p_crossfit: np.ndarray,
     calibration: tuple[float, float],
+    meta: tuple[dict[str, float], float],
     models: dict[str, Any],
     oracle: np.ndarray | None,
     threshold: float,
@@ -406,6 +409,7 @@ def _metrics(
         "holdout_uncalibrated": score_metrics(y[hold], sigmoid(z_hold), oracle=o_hold),
         "holdout_calibrated": score_metrics(y[hold], p_crossfit, oracle=o_hold),
         "calibration": {"method": "platt", "slope": slope, "intercept": intercept},
+        "importance": _ensemble_importance(features, hold, models, meta, calibration),
     }
     best_base = max(out["base_models"][m]["oof"]["roc_auc"] for m in BASE_MODELS)
     out["headline"] = {
@@ -423,6 +427,30 @@ def _metrics(
     if not all(math.isfinite(v) for v in (slope, intercept)):
         raise RuntimeError("calibration failed (non-finite coefficients)")
     return out
+
+
+def _ensemble_importance(
+    features: FeatureSet,
+    hold: np.ndarray,
+    models: dict[str, Any],
+    meta: tuple[dict[str, float], float],
+    calibration: tuple[float, float],
+    rows: int = 2000,
+) -> dict[str, Any]:
+    """The served ensemble's importance: mean |SHAP| (calibrated logit) on held-out rows.
+
+    Gains are not comparable across libraries; SHAP of the one served score is.
+    """
+    from scoring.ml.explain import native_contributions
+
+    weights, intercept = meta
+    slope, calibration_intercept = calibration
+    X = features.X[hold[:rows]]
+    _, contributions = native_contributions(
+        models, weights, intercept, slope, calibration_intercept, X
+    )
+    table = importance_table(features.feature_names, np.abs(contributions).mean(axis=0))
+    return {**table, "type": "mean |SHAP| of the calibrated logit", "rows": int(X.shape[0])}
 
 
 # --- one call: data directory -> bundle -----------------------------------------------------

@@ -53,9 +53,12 @@
     var data = JSON.parse(source.textContent);
     // On a phone the labels would take the whole width: put the value on a second line.
     var narrow = canvas.parentNode.clientWidth < 600;
+    // Long names are shortened there too (the tooltip keeps the full label).
+    function shorten(text) { return text.length > 24 ? text.slice(0, 23) + "\u2026" : text; }
     var labels = data.labels.map(function (label) {
       var cut = label.indexOf(" = ");
-      return narrow && cut > 0 ? [label.slice(0, cut), label.slice(cut + 1)] : label;
+      if (!narrow || cut < 0) return label;
+      return [shorten(label.slice(0, cut)), shorten(label.slice(cut + 1))];
     });
     var colours = data.values.map(function (v) { return v > 0 ? RAISE : LOWER; });
     new window.Chart(canvas, {

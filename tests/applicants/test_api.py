@@ -14,15 +14,8 @@ from applicants.models import LoanApplication
 from audits.actions import AuditAction
 from audits.models import AuditEvent
 from tests.factories import DEFAULT_PASSWORD, LoanApplicationFactory, ModelVersionFactory
+from tests.factories import SEED_APPLICATION_ROW as ROW
 
-ROW = {
-    "AMT_INCOME_TOTAL": 180000,
-    "AMT_CREDIT": 500000,
-    "DAYS_BIRTH": -15000,
-    "EXT_SOURCE_1": 0.65,
-    "EXT_SOURCE_2": 0.72,
-    "EXT_SOURCE_3": 0.58,
-}
 APPLICATIONS = "/api/v1/applications/"
 
 

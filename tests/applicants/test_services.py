@@ -13,16 +13,8 @@ from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring import registry
 from scoring.models import Decision
+from tests.factories import SEED_APPLICATION_ROW as ROW
 from tests.factories import ModelVersionFactory
-
-ROW = {
-    "AMT_INCOME_TOTAL": 180000,
-    "AMT_CREDIT": 500000,
-    "DAYS_BIRTH": -15000,
-    "EXT_SOURCE_1": 0.65,
-    "EXT_SOURCE_2": 0.72,
-    "EXT_SOURCE_3": 0.58,
-}
 
 
 @pytest.fixture

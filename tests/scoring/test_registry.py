@@ -13,16 +13,8 @@ from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring import registry
 from scoring.models import ModelVersion
+from tests.factories import SEED_APPLICATION_ROW as ROW
 from tests.scoring.ml.ml_support import trained_bundle
-
-ROW = {
-    "AMT_INCOME_TOTAL": 180000,
-    "AMT_CREDIT": 500000,
-    "DAYS_BIRTH": -15000,
-    "EXT_SOURCE_1": 0.65,
-    "EXT_SOURCE_2": 0.72,
-    "EXT_SOURCE_3": 0.58,
-}
 
 
 def copy_of_bundle(home_credit_sample_dir: Path, target: Path) -> Path:
@@ -149,6 +141,7 @@ def test_model_pages_show_metrics_and_only_model_admins_activate(
     page = client.get(f"/models/{trained_model.version}/").content.decode()
     assert "ensemble (calibrated)" in page and "Calibration by decile" in page
     assert "CODE_GENDER" in page and "Demographic-parity ratio" in page
+    assert "Most important features" in page
     assert client.post("/models/older/activate/").status_code == 403
 
     client.force_login(model_admin)

@@ -48,6 +48,10 @@ def test_metrics_carry_every_figure_of_the_issue(trained) -> None:
         ensemble = metrics["ensemble"]
         for part in ("oof", "holdout_uncalibrated", "holdout_calibrated"):
             assert set(ensemble[part]) >= SCORE_KEYS
+        top = ensemble["importance"]["top"]
+        assert ensemble["importance"]["type"].startswith("mean |SHAP|")
+        assert top[0]["importance"] >= top[-1]["importance"] > 0
+        assert "CODE_GENDER" not in {f["feature"] for f in top}
         table = ensemble["holdout_calibrated"]["calibration"]
         assert {"predicted", "observed", "count"} <= set(table[0])
         assert sum(r["count"] for r in table) == ensemble["holdout_calibrated"]["n"]
