@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from credscope_site.fields import DocumentJSONField
+
 
 class Applicant(models.Model):
     """A person applying for credit.
@@ -74,8 +76,8 @@ class LoanApplication(models.Model):
     amt_credit = models.DecimalField(max_digits=14, decimal_places=2)
     amt_annuity = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     amt_goods_price = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    application_row = models.JSONField()
-    history = models.JSONField(default=dict, blank=True)
+    application_row = DocumentJSONField()
+    history = DocumentJSONField(default=dict, blank=True)
     # NULL, not "", means "no key", so the partial unique constraint below skips it.
     idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True)

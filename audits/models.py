@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from credscope_site.fields import DocumentJSONField
+
 
 class AuditEvent(models.Model):
     """One recorded action: who did what to which object, hash-chained to the event before it.
@@ -28,7 +30,7 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=64, db_index=True, editable=False)
     target_type = models.CharField(max_length=100, blank=True, editable=False)
     target_id = models.CharField(max_length=64, blank=True, editable=False)
-    payload = models.JSONField(default=dict, blank=True, editable=False)
+    payload = DocumentJSONField(default=dict, blank=True, editable=False)
     request_id = models.CharField(max_length=64, blank=True, editable=False)
     prev_hash = models.CharField(max_length=64, unique=True, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)

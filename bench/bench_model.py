@@ -227,7 +227,7 @@ def _duckdb(path: str) -> Any:
                     for m in _WINDOWS
                 ]
         sql = f"SELECT SK_ID_CURR, {', '.join(exprs)} FROM ({rows}) GROUP BY SK_ID_CURR"  # noqa: S608
-        return con.execute(sql).arrow().num_columns
+        return con.execute(sql).to_arrow_table().num_columns
 
     return run
 

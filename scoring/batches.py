@@ -129,13 +129,17 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
                 for applicant, (number, row, _) in zip(applicants, valid, strict=True)
             ]
         )
-        for application in applications:
-            trail.record(
-                action=AuditAction.APPLICATION_SUBMITTED,
-                actor=actor,
-                target=application,
-                payload=submitted_payload(application),
-            )
+        trail.record_many(
+            [
+                {
+                    "action": AuditAction.APPLICATION_SUBMITTED,
+                    "actor": actor,
+                    "target": application,
+                    "payload": submitted_payload(application),
+                }
+                for application in applications
+            ]
+        )
         trail.record(
             action=AuditAction.BATCH_SUBMITTED,
             actor=actor,
@@ -366,12 +370,16 @@ def _decide_chunk(decided: list[tuple[LoanApplication, registry.Score]], task_id
                 )
             )
         decisions = Decision.objects.bulk_create(decisions)
-        for decision in decisions:
-            trail.record(
-                action=AuditAction.APPLICATION_DECIDED,
-                target=decision.application,
-                payload=services.decided_payload(decision, task_id),
-            )
+        trail.record_many(
+            [
+                {
+                    "action": AuditAction.APPLICATION_DECIDED,
+                    "target": decision.application,
+                    "payload": services.decided_payload(decision, task_id),
+                }
+                for decision in decisions
+            ]
+        )
 
 
 def batch_finish_if_complete(*, batch_id: int) -> bool:

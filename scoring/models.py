@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from credscope_site.fields import DocumentJSONField
+
 
 class ModelVersion(models.Model):
     """One trained bundle on disk under CREDSCOPE_MODEL_DIR, and its metrics.
@@ -127,9 +129,9 @@ class Decision(models.Model):
     outcome = models.CharField(max_length=8, choices=Outcome.choices)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
     policy = models.ForeignKey(DecisionPolicy, on_delete=models.PROTECT, related_name="+")
-    reasons = models.JSONField(default=list)
+    reasons = DocumentJSONField(default=list)
     base_value = models.FloatField()
-    contributions = models.JSONField(default=list)
+    contributions = DocumentJSONField(default=list)
     scoring_latency_ms = models.FloatField()
     decided_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -12,6 +12,7 @@ attribute (gender, and anything derived from it, is never a reason even if a mod
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -212,6 +213,7 @@ _DETAILS: dict[str, Callable[[float], str | None]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # a few hundred feature names, asked for every decision
 def rule_for(feature: str) -> ReasonRule | None:
     """The reason a feature tells, or None for a feature that must never be named."""
     if _NEVER_NAMED.search(feature):

@@ -220,8 +220,8 @@ def _open_history_store():
     return HistoryStore.open_if_present(Path(settings.CREDSCOPE_DATA_DIR) / "cache")
 
 
-def _history_frames(history, external_id, store) -> dict:
-    from scoring.ml.history_store import HISTORY_TABLE_NAMES, empty_frame, frames_from_records
+def _history_frames(history, external_id, store) -> dict | None:
+    from scoring.ml.history_store import HISTORY_TABLE_NAMES, frames_from_records
 
     if history:
         return {
@@ -229,4 +229,4 @@ def _history_frames(history, external_id, store) -> dict:
         }
     if external_id is not None and store is not None:
         return store.history_for(external_id)
-    return {name: empty_frame(name) for name in HISTORY_TABLE_NAMES}
+    return None  # no history: every table empty (cheaper than building empty frames)

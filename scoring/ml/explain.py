@@ -19,6 +19,7 @@ into the weights rather than approximated. ``sigmoid(L)`` is the probability of 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -86,25 +87,35 @@ class FeatureGroups:
 
     def sums(self, contributions: np.ndarray) -> np.ndarray:
         """Contributions summed per group: (rows, groups)."""
-        contributions = np.atleast_2d(contributions)
-        out = np.zeros((contributions.shape[0], len(self.names)))
-        for r in range(contributions.shape[0]):
-            out[r] = np.bincount(self.group_of, weights=contributions[r], minlength=len(self.names))
+        return np.atleast_2d(contributions) @ self._indicator
+
+    @functools.cached_property
+    def _indicator(self) -> np.ndarray:
+        """(features, groups) 0/1 matrix: feature i belongs to group g."""
+        out = np.zeros((len(self.group_of), len(self.names)))
+        out[np.arange(len(self.group_of)), self.group_of] = 1.0
         return out
 
     def value(self, group: int, values: np.ndarray) -> Any:
         """The applicant's value for a group: a category label, a number, or None."""
-        shown = self._display[group]
-        if shown is None:
-            return None
-        i, vocabulary = shown
-        raw = float(values[i])
-        if np.isnan(raw):
-            return None
-        if vocabulary:
-            code = int(raw)
-            return vocabulary[code] if 0 <= code < len(vocabulary) else None
-        return raw
+        return self._shown_values(np.atleast_2d(values))[0][group]
+
+    def _shown_values(self, values: np.ndarray) -> list[list[Any]]:
+        """Each row's value per group (category labels, numbers, None), all rows at once."""
+        columns = [shown[0] if shown else 0 for shown in self._display]
+        raw = np.asarray(values, dtype=np.float64)[:, columns]
+        shown = raw.astype(object)
+        shown[np.isnan(raw)] = None
+        for g, display in enumerate(self._display):
+            if display is None:
+                shown[:, g] = None
+            elif display[1]:
+                vocabulary = display[1]
+                shown[:, g] = [
+                    vocabulary[int(code)] if code == code and 0 <= code < len(vocabulary) else None
+                    for code in raw[:, g]
+                ]
+        return shown.tolist()
 
     def rows(self, explanation: Explanation, row: int = 0) -> list[dict[str, Any]]:
         """One row's grouped contributions, largest magnitude first.
@@ -112,17 +123,29 @@ class FeatureGroups:
         Each item: ``feature`` (readable name), ``value`` (the applicant's value) and
         ``contribution`` (calibrated-logit units; > 0 raises the risk).
         """
-        sums = self.sums(explanation.contributions[row])[0]
-        order = np.argsort(-np.abs(sums), kind="stable")
-        values = explanation.values[row]
-        return [
-            {
-                "feature": self.names[g],
-                "value": self.value(int(g), values),
-                "contribution": float(sums[g]),
-            }
-            for g in order
-        ]
+        return self._rows(
+            explanation.contributions[row : row + 1], explanation.values[row : row + 1]
+        )[0]
+
+    def rows_many(self, explanation: Explanation) -> list[list[dict[str, Any]]]:
+        """:meth:`rows` of every row, computed together (batch scoring)."""
+        return self._rows(explanation.contributions, explanation.values)
+
+    def _rows(self, contributions: np.ndarray, values: np.ndarray) -> list[list[dict[str, Any]]]:
+        sums = self.sums(contributions)
+        orders = np.argsort(-np.abs(sums), axis=1, kind="stable")
+        shown = self._shown_values(values)
+        names = self.names
+        out = []
+        for r in range(sums.shape[0]):
+            total, value = sums[r].tolist(), shown[r]
+            out.append(
+                [
+                    {"feature": names[g], "value": value[g], "contribution": total[g]}
+                    for g in orders[r].tolist()
+                ]
+            )
+        return out
 
     def describe(self, feature: str) -> str:
         return self.descriptions[self.names.index(feature)]

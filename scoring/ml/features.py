@@ -759,6 +759,13 @@ def build_features(
     """
     app = normalize_table("application", applications)
     history = history or {}
+    specs = selected_specs(exclude)
+    names = [s.name for s in specs]
+    if all(_height(history.get(name)) == 0 for name in HISTORY_TABLES):
+        # Nobody has history rows (a new applicant online): the history aggregates of
+        # empty tables are the same every time, and computing them is a third of the cost.
+        small = app.height < _SMALL_INPUT_ROWS
+        return _assemble(app, _empty_history_aggregates(), names, specs, exclude, small=small)
     ids = app.select(KEY).lazy()
     tables: dict[str, pl.LazyFrame] = {}
     for name in HISTORY_TABLES:
@@ -770,8 +777,6 @@ def build_features(
     tables["bureau_balance"] = tables["bureau_balance"].join(
         tables["bureau"].select("SK_ID_BUREAU"), on="SK_ID_BUREAU", how="semi"
     )
-    specs = selected_specs(exclude)
-    names = [s.name for s in specs]
     blocks = history_blocks(tables)
     # The optimiser pays off on big inputs; on one applicant's rows its planning costs more
     # than it saves. Same plan either way, so the results are the same.
@@ -779,6 +784,29 @@ def build_features(
     flags = pl.QueryOptFlags.none() if small else pl.QueryOptFlags()
     engine = "in-memory" if small else "auto"
     aggregated = pl.collect_all([b for b, _ in blocks], optimizations=flags, engine=engine)
+    return _assemble(app, aggregated, names, specs, exclude, small=small)
+
+
+@functools.cache
+def _empty_history_aggregates() -> tuple[pl.DataFrame, ...]:
+    """Every history block computed over empty tables (no rows, the right columns)."""
+    tables = {name: _empty(name).lazy() for name in HISTORY_TABLES}
+    blocks = history_blocks(tables)
+    return tuple(pl.collect_all([b for b, _ in blocks], optimizations=pl.QueryOptFlags.none()))
+
+
+def _assemble(
+    app: pl.DataFrame,
+    aggregated: Sequence[pl.DataFrame],
+    names: list[str],
+    specs: tuple[FeatureSpec, ...],
+    exclude: Sequence[str],
+    *,
+    small: bool,
+) -> FeatureSet:
+    """Application features joined with the history aggregates, then the interactions."""
+    flags = pl.QueryOptFlags.none() if small else pl.QueryOptFlags()
+    engine = "in-memory" if small else "auto"
     plan = app.lazy().select(KEY, *[f.expr for f in _application_features()])
     for part in aggregated:
         plan = plan.join(part.lazy(), on=KEY, how="left", maintain_order="left")

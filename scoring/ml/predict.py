@@ -206,8 +206,7 @@ class Scorer:
         X = self.features(rows, {k: v for k, v in tables.items() if v}).X
         explanation = self.explain(X)
         results = []
-        for i in range(len(rows)):
-            contributions = self.groups.rows(explanation, i)
+        for i, contributions in enumerate(self.groups.rows_many(explanation)):
             results.append(
                 ScoreResult(
                     probability_of_default=float(explanation.probability[i]),

@@ -44,6 +44,24 @@ def test_record_links_each_event_to_the_one_before(officer) -> None:
     assert result.intact and result.checked == 3 and result.head_hash == third.hash
 
 
+def test_record_many_appends_in_order_as_one_chain(officer) -> None:
+    first = trail.record(action=AuditAction.LOGIN, actor=officer)
+    events = trail.record_many(
+        [
+            {"action": AuditAction.APPLICATION_DECIDED, "target_type": "t", "target_id": i,
+             "payload": {"row": i}}
+            for i in range(3)
+        ]
+    )  # fmt: skip
+    assert [e.sequence for e in events] == [2, 3, 4]
+    assert events[0].prev_hash == first.hash and events[2].prev_hash == events[1].hash
+    stored = list(AuditEvent.objects.order_by("sequence"))
+    assert [e.pk for e in stored[1:]] == [e.pk for e in events]
+    assert [e.payload for e in stored[1:]] == [{"row": 0}, {"row": 1}, {"row": 2}]
+    assert trail.verify().intact
+    assert trail.record_many([]) == []
+
+
 @pytest.mark.django_db
 def test_payload_is_stored_as_json_and_nan_is_refused() -> None:
     from datetime import date

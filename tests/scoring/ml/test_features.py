@@ -238,6 +238,16 @@ def test_an_applicant_without_history_has_zero_counts_and_missing_means() -> Non
     assert np.isnan(row["BURO_DAYS_CREDIT_MEAN"]) and np.isnan(row["INST_LATE_MEAN"])
 
 
+def test_the_no_history_shortcut_equals_the_full_computation() -> None:
+    """Without any history the aggregates are taken from a cache; with another applicant's
+    rows in the call they are computed: the applicant without history gets the same row."""
+    alone = _row(_app(SK_ID_CURR=2))
+    other = {"bureau": [{"SK_ID_CURR": 1, "SK_ID_BUREAU": 10, "CREDIT_ACTIVE": "Active"}]}
+    fs = build_features([_app(SK_ID_CURR=1), _app(SK_ID_CURR=2)], other)
+    assert same_rows(fs.X[1].astype(np.float64), alone.to_numpy())
+    assert fs.X[0][fs.feature_names.index("BURO_COUNT")] == 1 and alone["BURO_COUNT"] == 0
+
+
 def test_rows_come_out_in_input_order(home_credit_sample_dir) -> None:
     app = sample_tables(home_credit_sample_dir)["application_train"].iloc[:50]
     shuffled = app.sample(frac=1.0, random_state=1)
