@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from audits.actions import AuditAction
 from audits.models import AuditEvent
+from credscope_site.fields import bulk_batch_size
 from credscope_site.middleware import current_request_id
 
 GENESIS_HASH = "0" * 64
@@ -121,7 +122,7 @@ def _append(contents: list[dict[str, Any]]) -> list[AuditEvent]:
         if len(events) == 1:
             events[0].save(force_insert=True)
             return events
-        return AuditEvent.objects.bulk_create(events)
+        return AuditEvent.objects.bulk_create(events, batch_size=bulk_batch_size(AuditEvent))
 
 
 def event_hash(

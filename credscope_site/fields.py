@@ -14,3 +14,14 @@ class DocumentJSONField(models.JSONField):
 
     def get_placeholder(self, value, compiler, connection) -> str:
         return "%s"
+
+
+#: PostgreSQL takes at most 65,535 bound parameters in one statement; with server-side
+#: binding (see settings) Django's bulk_create does not split for it, so callers pass this.
+MAX_BOUND_PARAMETERS = 65_535
+
+
+def bulk_batch_size(model: type[models.Model]) -> int:
+    """Rows per INSERT so that one statement stays within the bound-parameter limit."""
+    columns = sum(1 for field in model._meta.concrete_fields if not field.primary_key)
+    return max(1, MAX_BOUND_PARAMETERS // max(columns, 1) - 1)

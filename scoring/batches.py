@@ -33,6 +33,7 @@ from django.utils import timezone
 from applicants.models import Applicant, LoanApplication
 from audits import trail
 from audits.actions import AuditAction
+from credscope_site.fields import bulk_batch_size
 from credscope_site.roles import Perm
 from scoring import registry, services
 from scoring.ml.records import APPLICATION_TABLE, ASSIGNED_COLUMNS, clean_application
@@ -116,7 +117,8 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
             [
                 Applicant(**applicant_fields(row, "", external_id, actor))
                 for _, row, external_id in valid
-            ]
+            ],
+            batch_size=bulk_batch_size(Applicant),
         )
         applications = LoanApplication.objects.bulk_create(
             [
@@ -127,7 +129,8 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
                     **application_fields(row, {}, actor, LoanApplication.Channel.BATCH),
                 )
                 for applicant, (number, row, _) in zip(applicants, valid, strict=True)
-            ]
+            ],
+            batch_size=bulk_batch_size(LoanApplication),
         )
         trail.record_many(
             [
@@ -369,7 +372,7 @@ def _decide_chunk(decided: list[tuple[LoanApplication, registry.Score]], task_id
                     scoring_latency_ms=score.latency_ms,
                 )
             )
-        decisions = Decision.objects.bulk_create(decisions)
+        decisions = Decision.objects.bulk_create(decisions, batch_size=bulk_batch_size(Decision))
         trail.record_many(
             [
                 {

@@ -190,3 +190,16 @@ def test_eight_concurrent_writers_leave_one_unbroken_chain() -> None:
     )
     result = trail.verify()
     assert result.intact and result.checked == total
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_record_many_splits_inserts_at_postgres_parameter_limit() -> None:
+    """A 10,000-row batch appends 10,000 events: more bound parameters than one statement
+    may carry (65,535) with server-side binding."""
+    count = 7_000
+    events = trail.record_many(
+        [{"action": AuditAction.APPLICATION_SUBMITTED, "target_id": i} for i in range(count)]
+    )
+    assert len(events) == count and events[-1].sequence == count
+    assert AuditEvent.objects.count() == count and trail.verify().intact
