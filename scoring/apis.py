@@ -203,14 +203,19 @@ class ModelActiveApi(ApiView):
 # --- the decision policy ------------------------------------------------------------------------
 
 
-class PolicyOutputSerializer(serializers.Serializer):
-    version = serializers.IntegerField()
+class PolicyThresholdsSerializer(serializers.Serializer):
+    """The band and outcome thresholds on the probability of default, in and out."""
+
     very_low_below = serializers.FloatField()
     low_below = serializers.FloatField()
     medium_below = serializers.FloatField()
     high_below = serializers.FloatField()
     approve_below = serializers.FloatField()
     reject_at_or_above = serializers.FloatField()
+
+
+class PolicyOutputSerializer(PolicyThresholdsSerializer):
+    version = serializers.IntegerField()
     note = serializers.CharField()
     created_by = serializers.CharField(source="created_by.username", allow_null=True)
     created_at = serializers.DateTimeField()
@@ -230,13 +235,7 @@ class PolicyCreateApi(ApiView):
     """A new policy version (model admins): thresholds on the probability of default."""
 
     @extend_schema_serializer(component_name="PolicyCreate")
-    class InputSerializer(serializers.Serializer):
-        very_low_below = serializers.FloatField()
-        low_below = serializers.FloatField()
-        medium_below = serializers.FloatField()
-        high_below = serializers.FloatField()
-        approve_below = serializers.FloatField()
-        reject_at_or_above = serializers.FloatField()
+    class InputSerializer(PolicyThresholdsSerializer):
         note = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
     @extend_schema(request=InputSerializer, responses={201: PolicyOutputSerializer})

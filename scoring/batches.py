@@ -38,8 +38,6 @@ from credscope_site.roles import Perm
 from scoring import registry, services
 from scoring.ml.records import APPLICATION_TABLE, ASSIGNED_COLUMNS, clean_application
 from scoring.models import BatchJob, Decision
-from scoring.policy import policy_apply
-from scoring.reasons import reasons_from_contributions
 
 logger = logging.getLogger(__name__)
 
@@ -354,24 +352,10 @@ def _decide_chunk(decided: list[tuple[LoanApplication, registry.Score]], task_id
         LoanApplication.objects.filter(pk__in=held).update(
             status=Status.DECIDED, failure_reason="", updated_at=now
         )
-        decisions = []
-        for application, score in decided:
-            result = policy_apply(score.probability_of_default, policy)
-            decisions.append(
-                Decision(
-                    application=application,
-                    probability_of_default=score.probability_of_default,
-                    logit=score.logit,
-                    risk_band=result.risk_band,
-                    outcome=result.outcome,
-                    model_version=score.model_version,
-                    policy=policy,
-                    reasons=reasons_from_contributions(score.contributions),
-                    base_value=score.base_value,
-                    contributions=services.stored_contributions(score.contributions),
-                    scoring_latency_ms=score.latency_ms,
-                )
-            )
+        decisions = [
+            services.decision_build(application=application, score=score, policy=policy)
+            for application, score in decided
+        ]
         decisions = Decision.objects.bulk_create(decisions, batch_size=bulk_batch_size(Decision))
         trail.record_many(
             [

@@ -146,18 +146,9 @@ def score_record(
     History: rows given inline are used as they are; otherwise the stored history of
     `external_id` from the data cache; otherwise none.
     """
-    started = time.perf_counter()
-    model_version, scorer, store = _active()
-    frames = _history_frames(history, external_id, store)
-    result = scorer.score_one(application_row, frames)
-    return Score(
-        probability_of_default=result.probability_of_default,
-        logit=result.logit,
-        base_value=result.base_value,
-        contributions=result.contributions,
-        model_version=model_version,
-        latency_ms=(time.perf_counter() - started) * 1000,
-    )
+    return score_records(
+        application_rows=[application_row], histories=[history], external_ids=[external_id]
+    )[0]
 
 
 def score_records(

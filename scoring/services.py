@@ -162,9 +162,7 @@ def decision_record(
     """Save the decision for a claimed application: Decision + DECIDED + audit event, in one
     transaction. None (and nothing written) if the claim is no longer ours or a decision
     already exists."""
-    policy = current_policy()
-    result = policy_apply(score.probability_of_default, policy)
-    reasons = reasons_from_contributions(score.contributions)
+    decision = decision_build(application=application, score=score, policy=current_policy())
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -176,19 +174,7 @@ def decision_record(
                     "application %s: claim %s lost before deciding", application.pk, task_id
                 )
                 return None
-            decision = Decision.objects.create(
-                application=application,
-                probability_of_default=score.probability_of_default,
-                logit=score.logit,
-                risk_band=result.risk_band,
-                outcome=result.outcome,
-                model_version=score.model_version,
-                policy=policy,
-                reasons=reasons,
-                base_value=score.base_value,
-                contributions=stored_contributions(score.contributions),
-                scoring_latency_ms=score.latency_ms,
-            )
+            decision.save(force_insert=True)
             trail.record(
                 action=AuditAction.APPLICATION_DECIDED,
                 target=application,
@@ -199,6 +185,27 @@ def decision_record(
         return None
     application.status = Status.DECIDED
     return decision
+
+
+def decision_build(
+    *, application: LoanApplication, score: registry.Score, policy: DecisionPolicy
+) -> Decision:
+    """The (unsaved) decision a score makes under `policy`: band, outcome, reasons, and the
+    contributions worth storing."""
+    result = policy_apply(score.probability_of_default, policy)
+    return Decision(
+        application=application,
+        probability_of_default=score.probability_of_default,
+        logit=score.logit,
+        risk_band=result.risk_band,
+        outcome=result.outcome,
+        model_version=score.model_version,
+        policy=policy,
+        reasons=reasons_from_contributions(score.contributions),
+        base_value=score.base_value,
+        contributions=stored_contributions(score.contributions),
+        scoring_latency_ms=score.latency_ms,
+    )
 
 
 def stored_contributions(contributions: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -96,10 +96,6 @@ class FeatureGroups:
         out[np.arange(len(self.group_of)), self.group_of] = 1.0
         return out
 
-    def value(self, group: int, values: np.ndarray) -> Any:
-        """The applicant's value for a group: a category label, a number, or None."""
-        return self._shown_values(np.atleast_2d(values))[0][group]
-
     def _shown_values(self, values: np.ndarray) -> list[list[Any]]:
         """Each row's value per group (category labels, numbers, None), all rows at once."""
         columns = [shown[0] if shown else 0 for shown in self._display]

@@ -159,22 +159,12 @@ class Scorer:
         row, tables = _one_applicant(application, history)
         X = self.features([row], tables).X
         explanation = self.explain(X)
-        contributions = self.groups.rows(explanation, 0)
-        return ScoreResult(
-            probability_of_default=float(explanation.probability[0]),
-            logit=float(explanation.logit[0]),
-            base_value=float(explanation.base_value),
-            contributions=contributions,
-            top_risk_factors=[
-                {**c, "description": self.groups.describe(c["feature"])}
-                for c in top_risk_factors(contributions, top)
-            ],
-            model_version=self.version,
-            features={
-                n: (None if np.isnan(v) else float(v))
-                for n, v in zip(self.feature_names, X[0], strict=True)
-            },
-        )
+        result = self._results(explanation, top)[0]
+        result.features = {
+            n: (None if np.isnan(v) else float(v))
+            for n, v in zip(self.feature_names, X[0], strict=True)
+        }
+        return result
 
     def score_many(
         self,
@@ -204,23 +194,24 @@ class Scorer:
         if not rows:
             return []
         X = self.features(rows, {k: v for k, v in tables.items() if v}).X
-        explanation = self.explain(X)
-        results = []
-        for i, contributions in enumerate(self.groups.rows_many(explanation)):
-            results.append(
-                ScoreResult(
-                    probability_of_default=float(explanation.probability[i]),
-                    logit=float(explanation.logit[i]),
-                    base_value=float(explanation.base_value),
-                    contributions=contributions,
-                    top_risk_factors=[
-                        {**c, "description": self.groups.describe(c["feature"])}
-                        for c in top_risk_factors(contributions, top)
-                    ],
-                    model_version=self.version,
-                )
+        return self._results(self.explain(X), top)
+
+    def _results(self, explanation: Explanation, top: int) -> list[ScoreResult]:
+        """One result per explained row, its contributions grouped to readable features."""
+        return [
+            ScoreResult(
+                probability_of_default=float(explanation.probability[i]),
+                logit=float(explanation.logit[i]),
+                base_value=float(explanation.base_value),
+                contributions=contributions,
+                top_risk_factors=[
+                    {**c, "description": self.groups.describe(c["feature"])}
+                    for c in top_risk_factors(contributions, top)
+                ],
+                model_version=self.version,
             )
-        return results
+            for i, contributions in enumerate(self.groups.rows_many(explanation))
+        ]
 
 
 def _renumbered_bureau(record: dict[str, Any], ids: dict[Any, int], number: int) -> dict[str, Any]:

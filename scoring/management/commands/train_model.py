@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from scoring import registry
-from scoring.management.commands.activate_model import _user_or_error
+from scoring.management.actors import actor_named
 from scoring.ml.data import DataValidationError
 from scoring.ml.training import PROFILES, train_and_bundle
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--data {data} is not a folder: run generate_homecredit or load_homecredit first"
             )
-        user = _user_or_error(options["user"])
+        user = actor_named(options["user"])
         try:
             result = train_and_bundle(
                 data,
