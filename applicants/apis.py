@@ -36,13 +36,13 @@ from credscope_site.api import (
 )
 from credscope_site.roles import Perm
 from scoring import registry
-from scoring.ml.records import (
+from scoring.ml.schema.records import (
     APPLICATION_TABLE,
     ASSIGNED_COLUMNS,
     HISTORY_TABLES,
     REQUIRED_APPLICATION_COLUMNS,
 )
-from scoring.ml.schema import Kind
+from scoring.ml.schema.tables import Kind
 from scoring.models import Outcome
 from scoring.services import ScoringQueueUnavailable
 
@@ -91,7 +91,7 @@ class ApplicationOutputSerializer(serializers.Serializer):
 def _application_columns() -> dict[str, serializers.Field]:
     """The Kaggle application columns as serializer fields: documentation for the schema.
 
-    Validation itself is `scoring.ml.records.clean_application`, shared by every door."""
+    Validation itself is `scoring.ml.schema.records.clean_application`, shared by every door."""
     fields: dict[str, serializers.Field] = {}
     for column in APPLICATION_TABLE.columns:
         if column.name in ASSIGNED_COLUMNS:

@@ -23,8 +23,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from applicants import services
 from applicants.models import LoanApplication
 from scoring import registry
-from scoring.ml.records import ASSIGNED_COLUMNS, clean_application
-from scoring.ml.schema import DAYS_SENTINEL
+from scoring.ml.schema.records import ASSIGNED_COLUMNS, clean_application
+from scoring.ml.schema.tables import DAYS_SENTINEL
 from scoring.models import Outcome
 from scoring.policy import outcome_for
 from scoring.services import current_policy
@@ -185,7 +185,7 @@ def _candidate_rows(
 
 
 def _rows_from_cache(cache: Path, seed: int) -> Iterator[tuple[str, dict[str, Any], int | None]]:
-    from scoring.ml.data import load_tables
+    from scoring.ml.data.load import load_tables
 
     frame = load_tables(cache, tables=["application_test"])["application_test"]
     frame = frame.sample(frac=1.0, random_state=seed)

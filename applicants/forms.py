@@ -2,7 +2,7 @@
 
 The officer enters dates and amounts; the form turns them into the Kaggle application row
 (DAYS_* offsets counted back from the day of application, "not employed" as the 365243
-sentinel) and validates that row with `scoring.ml.records.clean_application`, the same rules
+sentinel) and validates that row with `scoring.ml.schema.records.clean_application`, the same rules
 the REST API and CSV batches apply. Errors come back beside the field the officer typed.
 """
 
@@ -16,8 +16,8 @@ from django import forms
 from django.utils import timezone
 
 from applicants.models import Applicant, LoanApplication
-from scoring.ml.records import clean_application
-from scoring.ml.schema import APPLICATION_VOCABULARIES, DAYS_SENTINEL
+from scoring.ml.schema.records import clean_application
+from scoring.ml.schema.tables import APPLICATION_VOCABULARIES, DAYS_SENTINEL
 from scoring.models import Outcome
 
 # Kaggle column -> the form field it is entered in; errors on a column are shown there.

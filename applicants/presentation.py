@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scoring.ml.schema import DAYS_SENTINEL
+from scoring.ml.schema.tables import DAYS_SENTINEL
 
 TOP_CONTRIBUTIONS = 10
 DAYS_PER_YEAR = 365.25
@@ -113,7 +113,7 @@ class _Spec:
 def _specs() -> dict[str, _Spec]:
     """The model features' catalogue (kinds, groups, descriptions), built once per process."""
     try:
-        from scoring.ml.features import feature_catalogue
+        from scoring.ml.features.build import feature_catalogue
     except ImportError:  # the portal still shows names without the catalogue
         return {}
     return {

@@ -2,7 +2,7 @@
 
 `application_submit` is the one way an application enters CredScope, whatever the door (web
 form, REST API, CSV batch): it validates with the same rules as every other door
-(`scoring.ml.records`), saves the applicant, the application and its audit event in one
+(`scoring.ml.schema.records`), saves the applicant, the application and its audit event in one
 transaction, and hands the application to the scoring queue once that transaction commits.
 
 Broker outages. The queue is told only after the commit, so a broker that is down can never
@@ -35,7 +35,7 @@ from audits.actions import AuditAction
 from credscope_site.roles import Perm
 from scoring import registry
 from scoring import services as scoring_services
-from scoring.ml.records import clean_application, clean_history
+from scoring.ml.schema.records import clean_application, clean_history
 from scoring.models import BatchJob
 from scoring.services import ScoringQueueUnavailable
 

@@ -3,7 +3,7 @@
 `batch_create` reads the upload (UTF-8 CSV, Kaggle application column names in the header,
 one application per line; an optional SK_ID_CURR column links a row to known history), checks
 the file as a whole (size, row count, header), validates every row with the same rules as the
-other doors (`scoring.ml.records.clean_application(from_text=True)`), and in one transaction
+other doors (`scoring.ml.schema.records.clean_application(from_text=True)`), and in one transaction
 saves the batch with each bad row's errors, every valid row as a SUBMITTED application
 (channel "batch") with its audit event, and the batch's own audit event. After the commit
 `score_batch(batch_id)` is queued.
@@ -36,7 +36,7 @@ from audits.actions import AuditAction
 from credscope_site.fields import bulk_batch_size
 from credscope_site.roles import Perm
 from scoring import registry, services
-from scoring.ml.records import APPLICATION_TABLE, ASSIGNED_COLUMNS, clean_application
+from scoring.ml.schema.records import APPLICATION_TABLE, ASSIGNED_COLUMNS, clean_application
 from scoring.models import BatchJob, Decision
 
 logger = logging.getLogger(__name__)

@@ -162,7 +162,7 @@ def _number(value: Any) -> float:
 
 def _history_store():
     """This process's handle on the stored history, opened once per cache folder."""
-    from scoring.ml.history_store import HistoryStore
+    from scoring.ml.data.history_store import HistoryStore
 
     path = Path(settings.CREDSCOPE_DATA_DIR) / "cache"
     with _store_lock:

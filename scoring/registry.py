@@ -58,7 +58,7 @@ def model_version_register(
     The row's headline figures are the ensemble's on held-out rows, with the calibrated
     (cross-fitted) probabilities: what the served model does on data it did not see.
     """
-    from scoring.ml.bundle import BundleError, load_bundle
+    from scoring.ml.serving.bundle import BundleError, load_bundle
 
     try:
         bundle = load_bundle(bundle_path)
@@ -196,8 +196,8 @@ def _active():
 
 
 def _load_verified(model_version: ModelVersion):
-    from scoring.ml.bundle import BundleError
-    from scoring.ml.predict import Scorer
+    from scoring.ml.serving.bundle import BundleError
+    from scoring.ml.serving.predict import Scorer
 
     try:
         return Scorer.from_bundle(Path(model_version.bundle_path))
@@ -206,18 +206,16 @@ def _load_verified(model_version: ModelVersion):
 
 
 def _open_history_store():
-    from scoring.ml.history_store import HistoryStore
+    from scoring.ml.data.history_store import HistoryStore
 
     return HistoryStore.open_if_present(Path(settings.CREDSCOPE_DATA_DIR) / "cache")
 
 
 def _history_frames(history, external_id, store) -> dict | None:
-    from scoring.ml.history_store import HISTORY_TABLE_NAMES, frames_from_records
+    from scoring.ml.data.history_store import HISTORY_TABLES, frames_from_records
 
     if history:
-        return {
-            name: frames_from_records(name, history.get(name, [])) for name in HISTORY_TABLE_NAMES
-        }
+        return {name: frames_from_records(name, history.get(name, [])) for name in HISTORY_TABLES}
     if external_id is not None and store is not None:
         return store.history_for(external_id)
     return None  # no history: every table empty (cheaper than building empty frames)

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from scoring import batches
 from scoring.batch_summary import TEMPLATE_COLUMNS, template_csv
-from scoring.ml.records import clean_application
+from scoring.ml.schema.records import clean_application
 from scoring.models import BatchJob
 from tests.factories import DecisionFactory, LoanApplicationFactory
 

@@ -73,7 +73,7 @@ def test_an_application_without_history_or_known_id_has_no_summary() -> None:
 @pytest.mark.django_db
 def test_a_known_id_reads_the_stored_history(settings, tmp_path) -> None:
     """A cache folder as build_cache writes it (manifest + parquet), with one client's rows."""
-    from scoring.ml.history_store import CACHE_MANIFEST, frames_from_records
+    from scoring.ml.data.history_store import CACHE_MANIFEST, frames_from_records
 
     cache = tmp_path / "cache"
     cache.mkdir()

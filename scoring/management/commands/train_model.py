@@ -13,8 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from scoring import registry
 from scoring.management.actors import actor_named
-from scoring.ml.data import DataValidationError
-from scoring.ml.training import PROFILES, train_and_bundle
+from scoring.ml.data.load import DataValidationError
+from scoring.ml.training.pipeline import train_and_bundle
+from scoring.ml.training.profiles import PROFILES
 
 
 class Command(BaseCommand):
