@@ -102,7 +102,7 @@ class HistoryStore:
 
     def _connect(self):
         if self._connection is None:
-            import duckdb
+            import duckdb  # heavy optional library: only processes that look history up
 
             path = self.cache_dir / self.DATABASE
             if not path.exists():
@@ -111,7 +111,7 @@ class HistoryStore:
         return self._connection
 
     def _build(self, path: Path) -> None:
-        import duckdb
+        import duckdb  # heavy optional library: only processes that look history up
 
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)

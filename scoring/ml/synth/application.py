@@ -13,7 +13,7 @@ other.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from scoring.ml.schema.tables import APPLICATION_TEST_HEADER, BUILDING_STEMS, DAYS_SENTINEL
 from scoring.ml.synth import oracle
@@ -162,8 +162,6 @@ def generate_applications(
 
 
 def _normal(uniform: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtri
-
     return ndtri(np.clip(uniform, 1e-9, 1 - 1e-9))
 
 

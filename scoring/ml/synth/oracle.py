@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from sklearn.metrics import roc_auc_score
 
 from scoring.ml.schema.tables import DAYS_SENTINEL
 
@@ -341,8 +342,6 @@ def _bracket(axis: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def auc(target: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve (ties count one half)."""
-    from sklearn.metrics import roc_auc_score
-
     return float(roc_auc_score(target, score))
 
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from scoring.ml.features.build import FeatureSet
 from scoring.ml.probability import sigmoid
@@ -95,8 +97,6 @@ def train_ensemble(
     rows, when the data came from the generator) puts the oracle AUC beside every AUC.
     ``progress`` receives one line per fold and model with the elapsed time.
     """
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
     started = time.perf_counter()
 
     def say(message: str) -> None:
@@ -236,7 +236,6 @@ def _fit_meta(
     oof: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Logistic regression on the OOF logits, and its own cross-fitted stacked logits."""
-    from sklearn.linear_model import LogisticRegression
 
     def fit(rows: np.ndarray) -> LogisticRegression:
         # Three inputs, thousands of rows: regularisation only guards against collinearity.
@@ -253,8 +252,6 @@ def _calibrate(
     z: np.ndarray, y: np.ndarray, folds: int, seed: int
 ) -> tuple[float, float, np.ndarray]:
     """Platt scaling of the stacked logit: cross-fitted PDs to check it, and the final fit."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
 
     def fit(rows: np.ndarray) -> tuple[float, float]:
         # No regularisation: two parameters, and C would pull the slope toward 0.

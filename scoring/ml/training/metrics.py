@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import precision_score, roc_auc_score, roc_curve
 
 from scoring.ml.probability import EPSILON
 
@@ -24,8 +25,6 @@ TOP_IMPORTANCE = 50
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve (ties counted half), NaN if only one class is present."""
-    from sklearn.metrics import roc_auc_score
-
     y = np.asarray(y)
     if y.min() == y.max():
         return float("nan")
@@ -34,8 +33,6 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
 
 def ks_statistic(y: np.ndarray, score: np.ndarray) -> float:
     """Kolmogorov-Smirnov: the largest gap between the two classes' score CDFs."""
-    from sklearn.metrics import roc_curve
-
     y = np.asarray(y)
     if y.min() == y.max():
         return float("nan")
@@ -132,7 +129,7 @@ def fairness_report(
     demographic-parity ratio (lowest / highest selection rate) and the equalized-odds
     difference (largest gap in TPR or FPR between groups).
     """
-    from fairlearn.metrics import (
+    from fairlearn.metrics import (  # heavy optional library: ~1 s to import
         MetricFrame,
         count,
         demographic_parity_ratio,
@@ -141,7 +138,6 @@ def fairness_report(
         selection_rate,
         true_positive_rate,
     )
-    from sklearn.metrics import precision_score
 
     y = np.asarray(y).astype(int)
     flagged = (np.asarray(p) >= threshold).astype(int)

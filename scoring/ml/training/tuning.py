@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from scoring.ml.training.learners import LEARNERS
 from scoring.ml.training.metrics import roc_auc
@@ -22,8 +23,7 @@ def tune(
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     """Optuna TPE over the library's key parameters, ``trials`` trials on one split."""
-    import optuna
-    from sklearn.model_selection import train_test_split
+    import optuna  # heavy optional library: only when tuning is asked for
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     tr, va = train_test_split(np.arange(len(y)), test_size=0.25, stratify=y, random_state=seed)

@@ -7,11 +7,12 @@ import threading
 import pytest
 from django.db import connection
 
+from applicants.selectors import review_queue
+from applicants.services.review import OverrideRefused, decision_override_record
 from audits import trail
 from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring.models import Decision, DecisionOverride
-from scoring.overrides import OverrideRefused, decision_override_record, review_queue
 from tests.factories import DecisionFactory, LoanApplicationFactory
 
 JUSTIFICATION = "Salary slips for 3 years verified; employer confirmed the contract."

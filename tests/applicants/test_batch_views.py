@@ -11,8 +11,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from scoring import batches
-from scoring.batch_summary import TEMPLATE_COLUMNS, template_csv
+from applicants.services import batch_intake as batches
+from applicants.services.batch_intake import TEMPLATE_COLUMNS, template_csv
 from scoring.ml.schema.records import clean_application
 from scoring.models import BatchJob
 from tests.factories import DecisionFactory, LoanApplicationFactory
@@ -51,9 +51,9 @@ def decided_row(batch, row, **decision):
 @pytest.mark.parametrize(
     ("url_name", "expected"),
     [
-        ("scoring:batch_list", {"officer": 200, "compliance": 403, "model_admin": 403}),
-        ("scoring:batch_new", {"officer": 200, "compliance": 403, "model_admin": 403}),
-        ("scoring:batch_template", {"officer": 200, "compliance": 403, "model_admin": 403}),
+        ("applicants:batch_list", {"officer": 200, "compliance": 403, "model_admin": 403}),
+        ("applicants:batch_new", {"officer": 200, "compliance": 403, "model_admin": 403}),
+        ("applicants:batch_template", {"officer": 200, "compliance": 403, "model_admin": 403}),
     ],
 )
 @pytest.mark.parametrize("persona", ["officer", "compliance", "model_admin"])
@@ -73,13 +73,13 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, url) -> None:
 def test_another_officers_batch_is_not_found(client, officer, other_officer) -> None:
     batch = a_batch(officer)
     client = login(client, other_officer)
-    for name in ("scoring:batch_detail", "scoring:batch_status", "scoring:batch_results"):
+    for name in ("applicants:batch_detail", "applicants:batch_status", "applicants:batch_results"):
         assert client.get(reverse(name, args=[batch.pk])).status_code == 404
-    assert "march.csv" not in client.get(reverse("scoring:batch_list")).content.decode()
+    assert "march.csv" not in client.get(reverse("applicants:batch_list")).content.decode()
 
 
 def test_the_template_is_a_csv_every_door_accepts(client, officer) -> None:
-    response = login(client, officer).get(reverse("scoring:batch_template"))
+    response = login(client, officer).get(reverse("applicants:batch_template"))
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     assert response.content.decode() == template_csv()
@@ -102,7 +102,7 @@ def test_the_template_is_a_csv_every_door_accepts(client, officer) -> None:
 )
 def test_a_file_that_cannot_be_read_is_refused_beside_the_field(client, officer, content, message):
     upload = SimpleUploadedFile("bad.csv", content, content_type="text/csv")
-    response = login(client, officer).post(reverse("scoring:batch_new"), {"file": upload})
+    response = login(client, officer).post(reverse("applicants:batch_new"), {"file": upload})
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not BatchJob.objects.exists()
@@ -110,16 +110,16 @@ def test_a_file_that_cannot_be_read_is_refused_beside_the_field(client, officer,
 
 def test_a_file_must_be_chosen_and_be_a_csv(client, officer) -> None:
     client = login(client, officer)
-    response = client.post(reverse("scoring:batch_new"), {})
+    response = client.post(reverse("applicants:batch_new"), {})
     assert "Choose a CSV file to upload." in response.content.decode()
     upload = SimpleUploadedFile("rows.xlsx", b"x", content_type="application/vnd.ms-excel")
-    response = client.post(reverse("scoring:batch_new"), {"file": upload})
+    response = client.post(reverse("applicants:batch_new"), {"file": upload})
     assert "Upload a .csv file" in response.content.decode()
 
 
 def test_without_an_active_model_a_batch_is_not_saved(client, officer) -> None:
     upload = SimpleUploadedFile("ok.csv", template_csv().encode(), content_type="text/csv")
-    response = login(client, officer).post(reverse("scoring:batch_new"), {"file": upload})
+    response = login(client, officer).post(reverse("applicants:batch_new"), {"file": upload})
     assert response.status_code == 400
     assert "No model is active" in response.content.decode()
     assert not BatchJob.objects.exists()
@@ -132,8 +132,8 @@ def test_a_running_batch_shows_progress_and_polls(client, officer) -> None:
     LoanApplicationFactory(created_by=officer, batch=batch, batch_row=4)
     client = login(client, officer)
 
-    html = client.get(reverse("scoring:batch_detail", args=[batch.pk])).content.decode()
-    status_url = reverse("scoring:batch_status", args=[batch.pk])
+    html = client.get(reverse("applicants:batch_detail", args=[batch.pk])).content.decode()
+    status_url = reverse("applicants:batch_status", args=[batch.pk])
     assert f'data-status-url="{status_url}"' in html
     assert 'style="width: 75.0%"' in html
     assert "3 of 4 rows processed" in html
@@ -150,7 +150,7 @@ def test_a_finished_batch_shows_the_summary_histogram_and_row_errors(client, off
     decided_row(batch, 1, outcome="APPROVE", probability_of_default=0.03, risk_band="LOW")
     decided_row(batch, 2, outcome="REFER", probability_of_default=0.11)
     decided_row(batch, 4, outcome="REJECT", probability_of_default=0.61, risk_band="VERY_HIGH")
-    response = login(client, officer).get(reverse("scoring:batch_detail", args=[batch.pk]))
+    response = login(client, officer).get(reverse("applicants:batch_detail", args=[batch.pk]))
     html = response.content.decode()
     assert "Download results (CSV)" in html
     assert "must be a number (got &#x27;lots&#x27;)" in html
@@ -171,7 +171,7 @@ def test_results_csv_has_one_line_per_input_row_with_the_errors(client, officer)
     batch = a_batch(officer, total_rows=3)
     decided_row(batch, 1, outcome="APPROVE", probability_of_default=0.03, risk_band="LOW")
     decided_row(batch, 2, outcome="REFER")
-    response = login(client, officer).get(reverse("scoring:batch_results", args=[batch.pk]))
+    response = login(client, officer).get(reverse("applicants:batch_results", args=[batch.pk]))
     assert response["Content-Type"].startswith("text/csv")
     assert f'filename="batch-{batch.pk}-results.csv"' in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -183,7 +183,7 @@ def test_results_csv_has_one_line_per_input_row_with_the_errors(client, officer)
 
 def test_batch_list_shows_an_officers_batches_or_an_empty_state(client, officer) -> None:
     client = login(client, officer)
-    assert "No batches yet" in client.get(reverse("scoring:batch_list")).content.decode()
+    assert "No batches yet" in client.get(reverse("applicants:batch_list")).content.decode()
     a_batch(officer)
-    html = client.get(reverse("scoring:batch_list")).content.decode()
+    html = client.get(reverse("applicants:batch_list")).content.decode()
     assert "march.csv" in html and "Results CSV" in html

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scoring.history_summary import credit_history_summary_for, summarise_history
+from scoring.selectors import credit_history_summary_for, summarise_history
 from tests.factories import LoanApplicationFactory
 
 

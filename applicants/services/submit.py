@@ -1,14 +1,15 @@
 """Writes for applicants and their loan applications.
 
-`application_submit` is the one way an application enters CredScope, whatever the door (web
-form, REST API, CSV batch): it validates with the same rules as every other door
-(`scoring.ml.schema.records`), saves the applicant, the application and its audit event in one
-transaction, and hands the application to the scoring queue once that transaction commits.
+`application_submit` is how one application enters CredScope, whatever the door (web form,
+REST API); CSV batches take the same rules in bulk (`batch_intake`). It validates with the
+rules every door shares (`scoring.ml.schema.records`), saves the applicant, the application
+and its audit event in one transaction, and hands the application to the scoring queue once
+that transaction commits.
 
 Broker outages. The queue is told only after the commit, so a broker that is down can never
 leave half an application behind: the application, its applicant and its audit event are all
 committed, status SUBMITTED, no claim, no decision. `application_submit` then raises
-`ScoringQueueUnavailable` (the API answers 503 with the application's id, and the same
+`queue.ApplicationQueueUnavailable` (the API answers 503 with the application's id, and the same
 Idempotency-Key replays it). Nothing else is needed to finish the job: the sweeper
 (`scoring.tasks.requeue_stuck_applications`, run by celery beat every minute) re-enqueues every
 application left SUBMITTED for longer than CREDSCOPE_SWEEP_SUBMITTED_AFTER seconds, so it is
@@ -33,11 +34,9 @@ from applicants.models import Applicant, LoanApplication
 from audits import trail
 from audits.actions import AuditAction
 from credscope_site.roles import Perm
-from scoring import registry
-from scoring import services as scoring_services
+from scoring import decide, queue, registry
 from scoring.ml.schema.records import clean_application, clean_history
 from scoring.models import BatchJob
-from scoring.services import ScoringQueueUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +46,6 @@ MAX_FULL_NAME_LENGTH = 200
 MIN_AMOUNT = 0.01
 MAX_AMOUNT = 999_999_999_999.99
 _AMOUNT_COLUMNS = ("AMT_INCOME_TOTAL", "AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE")
-
-__all__ = [
-    "ApplicationInvalid",
-    "IdempotencyConflict",
-    "ScoringQueueUnavailable",
-    "application_fingerprint",
-    "application_submit",
-    "application_submit_and_score",
-]
 
 
 class ApplicationInvalid(Exception):
@@ -99,8 +89,8 @@ def application_submit(
 
     Raises `ApplicationInvalid` (field -> message), `PermissionDenied` for a user who may not
     submit, `registry.NoActiveModel` when nothing could score it (nothing is saved), and
-    `ScoringQueueUnavailable` when the application was saved but the broker refused it (see
-    the module docstring). `enqueue=False` leaves queueing to the caller (scoring within the
+    `queue.ApplicationQueueUnavailable` when the application was saved but the broker refused
+    it (see the module docstring). `enqueue=False` leaves queueing to the caller (scoring within the
     request, or a batch scored in bulk).
     """
     if not actor.has_perm(Perm.SUBMIT_APPLICATION):
@@ -165,7 +155,7 @@ def application_submit_and_score(**kwargs: Any) -> tuple[LoanApplication, bool]:
     kwargs["enqueue"] = False
     application, created = application_submit(**kwargs)
     if created:
-        scoring_services.application_score_or_enqueue(
+        decide.application_decide_or_enqueue(
             application_id=application.pk, task_id=f"request-{uuid.uuid4().hex}"
         )
         application.refresh_from_db()
@@ -346,7 +336,7 @@ def _replayed(existing: LoanApplication, fingerprint: str) -> LoanApplication:
 
 def _enqueue_after_commit(application_id: int, errors: list[Exception]) -> None:
     try:
-        scoring_services.application_scoring_enqueue(application_id=application_id)
-    except ScoringQueueUnavailable as error:
+        queue.application_scoring_enqueue(application_id=application_id)
+    except queue.ApplicationQueueUnavailable as error:
         # Saved and committed; the sweeper picks it up when the broker is back.
         errors.append(error)

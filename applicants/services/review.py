@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 
 from audits import trail
 from audits.actions import AuditAction
@@ -76,18 +75,3 @@ def decision_override_record(
     except IntegrityError:
         raise OverrideRefused("This decision has already been reviewed.") from None
     return override
-
-
-def review_queue(*, applications: QuerySet) -> QuerySet[Decision]:
-    """REFER decisions without an override among `applications` (a queryset the reader may
-    see, from `applicants.selectors.application_list_for`), oldest first: first in, first
-    reviewed."""
-    return (
-        Decision.objects.filter(
-            application__in=applications.values("pk"),
-            outcome=Outcome.REFER,
-            override__isnull=True,
-        )
-        .select_related("application", "application__applicant", "model_version", "policy")
-        .order_by("decided_at", "pk")
-    )
