@@ -11,6 +11,8 @@ class AuditAction(models.TextChoices):
     TRAIL_VERIFIED = "audit.trail_verified", "Audit trail verified"
     MODEL_TRAINED = "model.trained", "Model trained"
     MODEL_ACTIVATED = "model.activated", "Model activated"
+    MODEL_CHALLENGER_SET = "model.challenger_set", "Challenger model set"
+    MODEL_CHALLENGER_CLEARED = "model.challenger_cleared", "Challenger model cleared"
     DECISION_OVERRIDDEN = "decision.overridden", "Decision overridden"
     APPLICATION_SUBMITTED = "application.submitted", "Application submitted"
     APPLICATION_DECIDED = "application.decided", "Application decided"

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET
 from applicants.selectors import officer_dashboard
 from credscope_site import health
 from credscope_site.navigation import items_for
-from credscope_site.roles import roles_of
+from credscope_site.roles import Perm, roles_of
+from scoring.oversight_views import oversight_summary
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -23,6 +24,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "areas": areas,
             "roles": roles_of(request.user),
             "applications": officer_dashboard(user=request.user),
+            # The model admin's tiles: champion, challenger, drift, last training.
+            "oversight": (
+                oversight_summary() if request.user.has_perm(Perm.ACTIVATE_MODEL) else None
+            ),
         },
     )
 

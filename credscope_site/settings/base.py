@@ -243,6 +243,11 @@ SPECTACULAR_SETTINGS = {
 CREDSCOPE_SCORING_MAX_RETRIES = env.int("CREDSCOPE_SCORING_MAX_RETRIES", default=5)
 CREDSCOPE_SCORING_RETRY_BACKOFF = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF", default=2)
 CREDSCOPE_SCORING_RETRY_BACKOFF_MAX = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF_MAX", default=120)
+# The challenger's shadow scoring runs on its own queue, served by its own (low-priority)
+# worker, so it never waits in line before a champion decision (docker-compose.yml).
+CREDSCOPE_CHALLENGER_QUEUE = env.str("CREDSCOPE_CHALLENGER_QUEUE", default="challenger")
+# How many decisions one challenger task scores at once (one feature build, one SHAP pass).
+CREDSCOPE_CHALLENGER_CHUNK = env.int("CREDSCOPE_CHALLENGER_CHUNK", default=200)
 # A SCORING claim older than this belongs to a dead task (longer than the hard time limit).
 CREDSCOPE_SCORING_CLAIM_TIMEOUT = env.int(
     "CREDSCOPE_SCORING_CLAIM_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60

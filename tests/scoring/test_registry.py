@@ -69,7 +69,7 @@ def test_train_model_names_a_missing_data_folder(db, tmp_path) -> None:
 
 def test_activation_keeps_one_active_version_and_rolls_back(trained_model, model_admin) -> None:
     with pytest.raises(registry.RegistryError, match="no model version 'nope'"):
-        registry.model_version_activate(version="nope", actor=model_admin)
+        registry.model_version_activate(version="nope", actor=model_admin, reason="r")
 
     # A second registered version, then a rollback to the first.
     ModelVersion.objects.create(
@@ -78,10 +78,17 @@ def test_activation_keeps_one_active_version_and_rolls_back(trained_model, model
         bundle_path=str(trained_model.bundle_path),
         feature_count=trained_model.feature_count,
     )
-    registry.model_version_activate(version="second", actor=model_admin)
+    registry.model_version_activate(version="second", actor=model_admin, reason="try it")
     statuses = dict(ModelVersion.objects.values_list("version", "status"))
     assert statuses == {trained_model.version: "retired", "second": "active"}
-    call_command("activate_model", trained_model.version, "--user", model_admin.username)
+    call_command(
+        "activate_model",
+        trained_model.version,
+        "--user",
+        model_admin.username,
+        "--reason",
+        "second fails",
+    )
     statuses = dict(ModelVersion.objects.values_list("version", "status"))
     assert statuses == {trained_model.version: "active", "second": "retired"}
     event = (
@@ -91,6 +98,8 @@ def test_activation_keeps_one_active_version_and_rolls_back(trained_model, model
         "version": trained_model.version,
         "before": ["second"],
         "after": trained_model.version,
+        "rollback": True,
+        "reason": "second fails",
     }
     assert event.actor == model_admin
 
@@ -105,7 +114,7 @@ def test_a_modified_bundle_is_refused_naming_the_file(
         version="tampered", profile="test", bundle_path=str(tampered), feature_count=1
     )
     with pytest.raises(CommandError, match=r"metrics\.json"):
-        call_command("activate_model", "tampered")
+        call_command("activate_model", "tampered", "--reason", "test")
     assert ModelVersion.objects.get(version="tampered").status == "candidate"
     assert registry.active_model_version() == trained_model
 
