@@ -197,3 +197,41 @@ def model_report(model: ModelVersion, policy: DecisionPolicy | None) -> dict[str
         "confusion": confusion_summary(charts["confusion"]),
         "has_reference": bool(metrics.get("reference")),
     }
+
+
+#: The figures a promotion compares: (label, where to read it, how to show it, better when).
+_COMPARED = (
+    ("ROC AUC (held-out)", ("served", "roc_auc"), "percent", "higher"),
+    ("KS", ("served", "ks"), "percent", "higher"),
+    ("Brier score", ("served", "brier"), "decimal", "lower"),
+    ("Oracle AUC (generated data)", ("served", "oracle_roc_auc"), "percent", None),
+    ("Approved at the policy", ("confusion", "approval_rate"), "percent", None),
+    ("Defaults among approved", ("confusion", "bad_rate_approved"), "percent", "lower"),
+    ("Good payers rejected", ("confusion", "good_rejected"), "percent", "lower"),
+)
+
+
+def comparison_rows(
+    candidate: dict[str, Any], active: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The candidate's and the active version's figures side by side, with the change and
+    whether it is an improvement (None where "better" has no direction)."""
+    rows = []
+    for label, (section, key), kind, better in _COMPARED:
+        new = (candidate.get(section) or {}).get(key)
+        old = ((active or {}).get(section) or {}).get(key)
+        change = new - old if new is not None and old is not None else None
+        improves = None
+        if change is not None and better is not None and change != 0:
+            improves = (change > 0) == (better == "higher")
+        rows.append(
+            {
+                "label": label,
+                "kind": kind,
+                "candidate": new,
+                "active": old,
+                "change": change,
+                "improves": improves,
+            }
+        )
+    return [row for row in rows if row["candidate"] is not None or row["active"] is not None]

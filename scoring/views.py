@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from credscope_site.roles import Perm
 from scoring import oversight, registry
-from scoring.model_report import METRIC_HELP, model_report
+from scoring.model_report import METRIC_HELP, comparison_rows, model_report
 from scoring.models import DecisionPolicy, ModelVersion
 
 
@@ -75,9 +75,12 @@ def model_activate(request: HttpRequest, version: str) -> HttpResponse:
             return redirect("models:detail", version=version)
     active = registry.active_model_version()
     policy = _policy()
+    candidate_report = model_report(candidate, policy)
+    active_report = model_report(active, policy) if active else None
     context = {
-        "candidate": model_report(candidate, policy),
-        "active": model_report(active, policy) if active else None,
+        "candidate": candidate_report,
+        "active": active_report,
+        "rows": comparison_rows(candidate_report, active_report),
         "policy": policy,
         "form": form,
         "help": METRIC_HELP,

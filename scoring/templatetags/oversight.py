@@ -35,3 +35,11 @@ def signed_points(value: Any) -> str:
 @register.filter
 def get_item(mapping: dict, key: str) -> Any:
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def signed_decimal(value: Any, digits: int = 4) -> str:
+    """A change in a plain figure with its sign: 0.0002 -> "+0.0002"."""
+    if value is None:
+        return "—"
+    return f"{float(value):+.{int(digits)}f}"

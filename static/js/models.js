@@ -88,7 +88,7 @@
     if (!charts.importance || !charts.importance.length) return;
     var canvas = document.getElementById("importance-chart");
     if (!canvas) return;
-    var cut = narrow(canvas) ? 26 : 60;
+    var cut = narrow(canvas) ? 20 : 60;
     var labels = charts.importance.map(function (r) {
       return r.label.length > cut ? r.label.slice(0, cut - 1) + "\u2026" : r.label; });
     drawBars("importance-chart", labels, charts.importance.map(function (r) { return r.value; }), {
