@@ -148,13 +148,15 @@ def test_model_pages_show_metrics_and_only_model_admins_activate(
 
     client.force_login(compliance)
     page = client.get(f"/models/{trained_model.version}/").content.decode()
-    assert "ensemble (calibrated)" in page and "Calibration by decile" in page
-    assert "CODE_GENDER" in page and "Demographic-parity ratio" in page
+    assert "Ensemble (served, calibrated)" in page and "Calibration by decile" in page
+    assert "Gender" in page and "Demographic-parity ratio" in page
     assert "Most important features" in page
-    assert client.post("/models/older/activate/").status_code == 403
+    assert client.post("/models/older/activate/", {"reason": "x"}).status_code == 403
 
     client.force_login(model_admin)
-    assert "Roll back to this" in client.get("/models/").content.decode()
-    response = client.post("/models/older/activate/", follow=True)
+    assert "Roll back…" in client.get("/models/").content.decode()
+    response = client.post(
+        "/models/older/activate/", {"reason": "back to the older one"}, follow=True
+    )
     assert "Model older is now active." in response.content.decode()
     assert registry.active_model_version().version == "older"
