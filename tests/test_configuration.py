@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -93,3 +94,23 @@ def test_development_secret_key_is_generated_once_and_kept(tmp_path) -> None:
     assert len(first) >= 50
     assert development_secret_key(tmp_path) == first
     assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+
+
+def test_production_logs_are_json_lines_with_the_request_id(tmp_path) -> None:
+    code = (
+        "import django, logging; django.setup();"
+        "from credscope_site import middleware;"
+        "middleware._current_request_id.set('abc123');"
+        "logging.getLogger('scoring.decide').warning('decided %s', 7)"
+    )
+    result = run(
+        ["-c", code],
+        DJANGO_SETTINGS_MODULE="credscope_site.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="credscope.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'log.sqlite3'}",
+    )
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["message"] == "decided 7" and line["request_id"] == "abc123"
+    assert line["level"] == "WARNING" and line["logger"] == "scoring.decide"
