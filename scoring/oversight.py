@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from django.db.models import F
 
+from applicants.presentation import feature_label
 from scoring.ml.features.build import fairness_age_band
 from scoring.ml.monitoring import (
     drift_report,
@@ -187,6 +188,8 @@ def drift_status(
                 value = seen.get(name, (row or {}).get(name))
                 features[name].append(value if isinstance(value, int | float) else None)
     report = drift_report(reference, probabilities=pds, features=features)
+    for row in report["features"]:
+        row["label"] = feature_label(row["feature"])
     report["version"] = model_version.version
     report["expected_default_rate"] = expected_default_rate(pds)
     report["expected_auc"] = expected_roc_auc(pds)

@@ -114,8 +114,12 @@
   function drawShift(comparison) {
     if (!comparison || !comparison.pd_shift || !comparison.decisions) return;
     var edges = comparison.pd_shift.edges;
+    function pp(v) { return Math.round(v * 100); }
+    var last = comparison.pd_shift.counts.length - 1;
     var labels = comparison.pd_shift.counts.map(function (_, i) {
-      return ((edges[i] + edges[i + 1]) * 50).toFixed(0) + " pp"; });
+      if (i === 0) return "\u2264 " + pp(edges[1]);
+      if (i === last) return "\u2265 " + pp(edges[i]);
+      return pp(edges[i]) + " to " + pp(edges[i + 1]); });
     drawBars("shift-chart", labels, comparison.pd_shift.counts, {
       colors: comparison.pd_shift.counts.map(function (_, i) { return edges[i] < 0 ? GREEN : RED; }),
       tooltip: { label: function (c) { return c.parsed.y + " decisions"; } },
