@@ -7,13 +7,15 @@ to the Django-free math in `scoring.ml.monitoring`.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.db.models import F
+from django.utils import timezone
 
 from applicants.presentation import feature_label
+from scoring import registry
 from scoring.ml.features.build import fairness_age_band
 from scoring.ml.monitoring import (
     drift_report,
@@ -30,7 +32,8 @@ OUTCOMES = (Outcome.APPROVE, Outcome.REFER, Outcome.REJECT)
 SHIFT_EDGES = [round(x, 3) for x in np.linspace(-0.10, 0.10, 21)]
 #: How many decisions the what-if preview replays by default.
 PREVIEW_DEFAULT = 10_000
-#: How many recent decisions the drift check reads.
+#: The drift check reads the decisions of the last week, at most this many of the newest.
+DRIFT_DAYS = 7
 DRIFT_WINDOW = 5_000
 
 
@@ -161,32 +164,40 @@ def policy_preview(*, thresholds: Thresholds, last: int = PREVIEW_DEFAULT) -> di
 def drift_status(
     *, model_version: ModelVersion | None, window: int = DRIFT_WINDOW
 ) -> dict[str, Any] | None:
-    """PSI of the score and the reference features over the version's last `window`
-    decisions, with expected default rate and AUC from their calibrated PDs. None without a
-    version; `reference` False for a bundle that recorded no reference distributions."""
+    """PSI of the score and the reference features over the version's decisions of the
+    last week (at most the newest `window`), with expected default rate and AUC from their
+    calibrated PDs. None without a version; `reference` False for a bundle that recorded no
+    reference distributions."""
     if model_version is None:
         return None
     reference = (model_version.metrics or {}).get("reference")
     decisions = list(
-        Decision.objects.filter(model_version=model_version)
-        .order_by("-decided_at", "-pk")
-        .values_list("probability_of_default", "contributions", "application__application_row")[
-            :window
-        ]
+        Decision.objects.filter(
+            model_version=model_version,
+            decided_at__gte=timezone.now() - timedelta(days=DRIFT_DAYS),
+        )
+        .select_related("application__applicant")
+        .only(
+            "probability_of_default",
+            "application__application_row",
+            "application__history",
+            "application__applicant__external_id",
+        )
+        .order_by("-decided_at", "-pk")[:window]
     )
-    pds = [pd for pd, _, _ in decisions]
+    pds = [d.probability_of_default for d in decisions]
     features: dict[str, list[float | None]] = {}
-    if reference:
-        wanted = set(reference["features"])
-        features = {name: [] for name in wanted}
-        for _, contributions, row in decisions:
-            seen = {c["feature"]: c["value"] for c in contributions if c["feature"] in wanted}
-            for name in wanted:
-                # Contributions keep the value of every feature the model used; an
-                # application column it did not use is read from the application itself.
-                # Anything else is counted as missing rather than guessed.
-                value = seen.get(name, (row or {}).get(name))
-                features[name].append(value if isinstance(value, int | float) else None)
+    if reference and decisions:
+        # The feature values are rebuilt from the applications by the code that scored
+        # them: the stored explanations keep only features on a row's tree paths.
+        applications = [d.application for d in decisions]
+        features = registry.feature_values(
+            model_version=model_version,
+            application_rows=[a.application_row for a in applications],
+            histories=[a.history or None for a in applications],
+            external_ids=[a.applicant.external_id for a in applications],
+            names=list(reference["features"]),
+        )
     report = drift_report(reference, probabilities=pds, features=features)
     for row in report["features"]:
         row["label"] = feature_label(row["feature"])

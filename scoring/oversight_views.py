@@ -8,6 +8,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +21,7 @@ from scoring.ml.monitoring import PSI_ACT, PSI_WATCH
 from scoring.models import DecisionPolicy, ModelVersion
 
 PERIODS = {"7": 7, "30": 30, "90": 90, "all": None}
+DRIFT_CACHE_SECONDS = 300
 
 
 @permission_required(Perm.VIEW_MODELS, raise_exception=True)
@@ -59,7 +61,16 @@ def oversight_summary() -> dict:
         "comparison": (
             oversight.challenger_comparison(model_version=challenger) if challenger else None
         ),
-        "drift": oversight.drift_status(model_version=champion),
+        # Reading a week of explanations is heavy: computed at most every few minutes.
+        "drift": (
+            cache.get_or_set(
+                f"credscope:drift:{champion.version}",
+                lambda: oversight.drift_status(model_version=champion),
+                DRIFT_CACHE_SECONDS,
+            )
+            if champion
+            else None
+        ),
         "last_trained": ModelVersion.objects.order_by("-trained_at").first(),
         "psi_watch": PSI_WATCH,
         "psi_act": PSI_ACT,

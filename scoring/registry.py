@@ -324,6 +324,33 @@ def score_records_with(
     ]
 
 
+def feature_values(
+    *,
+    model_version: ModelVersion,
+    application_rows: list[dict[str, Any]],
+    histories: list[dict[str, list[dict[str, Any]]] | None],
+    external_ids: list[int | None],
+    names: list[str],
+) -> dict[str, list[float | None]]:
+    """The values of features `names` for these applications, built by the same code that
+    scored them (drift monitoring; None for a missing value)."""
+    scorer = _scorer_for(model_version)
+    store = history_store()
+    frames = [
+        _history_frames(history, external_id, store)
+        for history, external_id in zip(histories, external_ids, strict=True)
+    ]
+    X = scorer.matrix_many(application_rows, frames)
+    index = {name: i for i, name in enumerate(scorer.feature_names)}
+    out: dict[str, list[float | None]] = {}
+    for name in names:
+        if name not in index or X is None:
+            continue
+        column = X[:, index[name]].astype(float)
+        out[name] = [None if value != value else float(value) for value in column]
+    return out
+
+
 def _scorer_for(model_version: ModelVersion) -> Scorer:
     with _lock:
         scorer = _loaded.get(model_version.version)
