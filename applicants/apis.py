@@ -36,13 +36,8 @@ from credscope_site.api import (
 )
 from credscope_site.roles import Perm
 from scoring import registry
-from scoring.ml.schema.records import (
-    APPLICATION_TABLE,
-    ASSIGNED_COLUMNS,
-    HISTORY_TABLES,
-    REQUIRED_APPLICATION_COLUMNS,
-)
-from scoring.ml.schema.tables import Kind
+from scoring.ml.schema.records import application_fields
+from scoring.ml.schema.tables import HISTORY_TABLES, Kind
 from scoring.models import Outcome
 from scoring.queue import ApplicationQueueUnavailable
 
@@ -89,25 +84,31 @@ class ApplicationOutputSerializer(serializers.Serializer):
 
 
 def _application_columns() -> dict[str, serializers.Field]:
-    """The Kaggle application columns as serializer fields: documentation for the schema.
+    """The Kaggle application columns as serializer fields, for the OpenAPI schema.
 
-    Validation itself is `scoring.ml.schema.records.clean_application`, shared by every door."""
+    They are made from `records.application_fields()`, the same definitions (kinds,
+    vocabularies, required columns, ranges) that `clean_application` validates with, so the
+    documentation and the validation cannot drift apart."""
     fields: dict[str, serializers.Field] = {}
-    for column in APPLICATION_TABLE.columns:
-        if column.name in ASSIGNED_COLUMNS:
-            continue
-        required = column.name in REQUIRED_APPLICATION_COLUMNS
-        if column.kind is Kind.CATEGORY:
-            fields[column.name] = serializers.ChoiceField(choices=column.vocabulary, required=False)
-        elif column.kind is Kind.INT:
-            fields[column.name] = serializers.IntegerField(required=required)
+    for definition in application_fields():
+        bounds = definition.bounds
+        options: dict[str, Any] = {"required": definition.required}
+        if bounds is not None:
+            options.update(min_value=bounds.minimum, max_value=bounds.maximum)
+            options["help_text"] = bounds.message
+        if definition.kind is Kind.CATEGORY:
+            fields[definition.name] = serializers.ChoiceField(
+                choices=definition.vocabulary, required=definition.required
+            )
+        elif definition.kind is Kind.INT:
+            fields[definition.name] = serializers.IntegerField(**options)
         else:
-            fields[column.name] = serializers.FloatField(required=required)
+            fields[definition.name] = serializers.FloatField(**options)
     return fields
 
 
 ApplicationRequestSchema = type(
-    "ApplicationRequest",
+    "Application",  # the request component is "ApplicationRequest" (COMPONENT_SPLIT_REQUEST)
     (serializers.Serializer,),
     {
         **_application_columns(),
