@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring.ml.data.read import Finding, Source, where
+from scoring.ml.data.sources import Finding, Source, where
 from scoring.ml.schema.tables import SCHEMA_VERSION, TABLES, TARGET, TARGET_VALUES, Kind
 
 _MAX_LISTED = 5
