@@ -92,7 +92,9 @@ FAMILIES: tuple[Family, ...] = (
         r"^PREV_(.*REFUSED|REF_|CODE_REJECT_REASON)",
         "Previous credit applications were refused",
     ),
-    _family("PREVIOUS_APPLICATIONS", r"^PREV_", "Terms and outcomes of previous credit applications"),
+    _family(
+        "PREVIOUS_APPLICATIONS", r"^PREV_", "Terms and outcomes of previous credit applications"
+    ),
     _family("EXTERNAL_SCORES", r"^EXT_SOURCE", "Low credit scores from external credit agencies"),
     _family(
         "ANNUITY_TO_INCOME",
