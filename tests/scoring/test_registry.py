@@ -82,9 +82,9 @@ def test_only_model_admins_train_or_activate(request, db, persona, tmp_path) -> 
         version="candidate", profile="test", bundle_path=str(tmp_path), feature_count=1
     )
     with pytest.raises(PermissionDenied, match="only model admins may activate"):
-        registry.model_version_activate(version="candidate", actor=user)
+        registry.model_version_activate(version="candidate", actor=user, reason="r")
     with pytest.raises(CommandError, match="only model admins may activate"):
-        call_command("activate_model", "candidate", "--user", user.username)
+        call_command("activate_model", "candidate", "--user", user.username, "--reason", "r")
     assert ModelVersion.objects.get().status == ModelVersion.Status.CANDIDATE
     with pytest.raises(PermissionDenied, match="only model admins may train"):
         registry.model_version_register(bundle_path=tmp_path, profile="test", trained_by=user)
