@@ -95,10 +95,12 @@ def challenger_scoring_enqueue(*, decision_ids: list[int], version: str) -> None
         if app.conf.task_always_eager:
             _registered(SCORE_CHALLENGER).apply(args=args)
         else:
+            # The short delay lets a burst of decisions be scored by one task, in bulk.
             app.send_task(
                 SCORE_CHALLENGER,
                 args=args,
                 queue=settings.CREDSCOPE_CHALLENGER_QUEUE,
+                countdown=settings.CREDSCOPE_CHALLENGER_DELAY,
                 ignore_result=True,
             )
     except Exception:  # shadow scoring never fails the champion's decision

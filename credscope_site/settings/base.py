@@ -248,6 +248,8 @@ CREDSCOPE_SCORING_RETRY_BACKOFF_MAX = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF_M
 CREDSCOPE_CHALLENGER_QUEUE = env.str("CREDSCOPE_CHALLENGER_QUEUE", default="challenger")
 # How many decisions one challenger task scores at once (one feature build, one SHAP pass).
 CREDSCOPE_CHALLENGER_CHUNK = env.int("CREDSCOPE_CHALLENGER_CHUNK", default=200)
+# Seconds a challenger task waits before it runs, so that one task scores a burst in bulk.
+CREDSCOPE_CHALLENGER_DELAY = env.float("CREDSCOPE_CHALLENGER_DELAY", default=2.0)
 # A SCORING claim older than this belongs to a dead task (longer than the hard time limit).
 CREDSCOPE_SCORING_CLAIM_TIMEOUT = env.int(
     "CREDSCOPE_SCORING_CLAIM_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60

@@ -17,6 +17,7 @@ from applicants.services import batch_intake
 from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring import decide, oversight, registry
+from scoring.challenger import challenger_decisions_score
 from scoring.models import ChallengerScore, Decision, ModelVersion
 from scoring.policy import current_policy
 from tests.factories import DecisionFactory, LoanApplicationFactory, ModelVersionFactory
@@ -177,6 +178,26 @@ def test_with_a_challenger_200_live_decisions_leave_200_challenger_scores(
             api(officer).get(f"/api/v1/applications/{decisions[0].application_id}/").json()
         ).lower()
     )
+
+
+@pytest.mark.django_db
+def test_one_challenger_task_scores_a_burst_in_bulk_and_the_next_finds_nothing(
+    trained_model, officer, model_admin, django_capture_on_commit_callbacks
+) -> None:
+    challenger = second_version(trained_model)
+    registry.model_version_challenger_set(version="second", actor=model_admin)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        batch_intake.batch_create(actor=officer, filename="b.csv", content=varied_csv(5))
+    # The batch's own task is among the callbacks; run it, holding back the challenger's.
+    with django_capture_on_commit_callbacks(execute=False) as shadow:
+        for callback in queued:
+            callback()
+    assert Decision.objects.count() == 5 and len(shadow) == 1
+    first = Decision.objects.order_by("pk").first()
+    stored = challenger_decisions_score(decision_ids=[first.pk], version="second")
+    assert stored == 5
+    assert ChallengerScore.objects.filter(model_version=challenger).count() == 5
+    assert challenger_decisions_score(decision_ids=[first.pk], version="second") == 0
 
 
 @pytest.mark.django_db
