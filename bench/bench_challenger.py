@@ -40,6 +40,16 @@ from bench_scoring import (  # the sibling bench script, on the path just above
 )
 
 
+#: The challenger's worker computes on one thread: polars, numba and BLAS would otherwise
+#: spread its work over every core, beside the champion's requests (as in docker-compose.yml).
+ONE_THREAD = {
+    "POLARS_MAX_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -91,7 +101,7 @@ def main() -> None:
             ["nice", "-n", "10", sys.executable, "-m", "celery", "-A", "credscope_site", "worker",
              "--pool=solo", "-Q", challenger_queue, "-n", f"{challenger_queue}@localhost",
              "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
-            env, "challenger-worker",
+            {**env, **ONE_THREAD}, "challenger-worker",
         ),
     ]  # fmt: skip
     without: list[float] = []
