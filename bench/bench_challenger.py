@@ -39,7 +39,6 @@ from bench_scoring import (  # the sibling bench script, on the path just above
     wait_until,
 )
 
-
 #: The challenger's worker computes on one thread: polars, numba and BLAS would otherwise
 #: spread its work over every core, beside the champion's requests (as in docker-compose.yml).
 ONE_THREAD = {
