@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from applicants.models import Applicant
 from applicants.presentation import feature_label
 from scoring.ml.features.build import AGE_BANDS
 from scoring.ml.features.families import family_of
@@ -33,6 +34,8 @@ METRIC_HELP: dict[str, str] = {
 }
 PERCENT_METRICS = ("roc_auc", "gini", "ks", "oracle_roc_auc", "observed_rate")
 BASE_MODEL_LABELS = {"lightgbm": "LightGBM", "xgboost": "XGBoost", "catboost": "CatBoost"}
+#: Values that mean "not recorded", left out of group comparisons (rows are still counted).
+UNKNOWN_GROUPS = frozenset({"unknown", "", Applicant.Gender.UNKNOWN.value})
 _AGE_ORDER = {label: i for i, (label, *_bounds) in enumerate(AGE_BANDS)}
 
 
@@ -91,6 +94,8 @@ def policy_fairness(metrics: dict[str, Any], policy: Thresholds | None) -> list[
     for attribute, groups in by_attribute.items():
         counts, details = {}, {}
         for group in sorted(groups, key=group_order):
+            if group in UNKNOWN_GROUPS:  # not recorded: never a comparison group
+                continue
             matrix = confusion_at(
                 groups[group],
                 approve_below=policy.approve_below,

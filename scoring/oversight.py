@@ -23,7 +23,7 @@ from scoring.ml.monitoring import (
     expected_roc_auc,
     four_fifths,
 )
-from scoring.model_report import group_order
+from scoring.model_report import UNKNOWN_GROUPS, group_order
 from scoring.models import ChallengerScore, Decision, ModelVersion, Outcome
 from scoring.policy import Thresholds, outcome_for
 
@@ -51,11 +51,14 @@ def outcome_fairness(rows: list[dict[str, Any]], outcomes: list[str]) -> list[di
     approved = np.array([o == Outcome.APPROVE for o in outcomes])
     out = []
     for attribute, labels in _groups(rows).items():
+        # An unrecorded attribute is no group: its rows are counted, never compared.
+        known = [g for g in set(labels.tolist()) if g not in UNKNOWN_GROUPS]
         counts = {
             str(g): (int(approved[labels == g].sum()), int((labels == g).sum()))
-            for g in sorted(set(labels.tolist()), key=group_order)
+            for g in sorted(known, key=group_order)
         }
-        out.append({"attribute": attribute, **four_fifths(counts)})
+        unknown = int(np.isin(labels, list(UNKNOWN_GROUPS)).sum())
+        out.append({"attribute": attribute, "unknown_rows": unknown, **four_fifths(counts)})
     return out
 
 
