@@ -9,6 +9,7 @@ class AuditAction(models.TextChoices):
     LOGIN_FAILED = "auth.login_failed", "Failed sign-in"
     DEMO_USERS_CREATED = "auth.demo_users_created", "Demo users created"
     TRAIL_VERIFIED = "audit.trail_verified", "Audit trail verified"
+    AUDIT_REKEYED = "audit.rekeyed", "Audit chain re-keyed"
     MODEL_TRAINED = "model.trained", "Model trained"
     MODEL_ACTIVATED = "model.activated", "Model activated"
     DECISION_OVERRIDDEN = "decision.overridden", "Decision overridden"

@@ -9,10 +9,13 @@ from credscope_site.fields import DocumentJSONField
 class AuditEvent(models.Model):
     """One recorded action: who did what to which object, hash-chained to the event before it.
 
-    `hash` is sha256(prev_hash + canonical JSON of the content), so editing any row breaks its
-    own hash and deleting one breaks the next row's `prev_hash`. `sequence` numbers the chain
-    from 1 without gaps; unique `sequence` and `prev_hash` make a forked chain impossible to
-    store. On PostgreSQL a trigger rejects UPDATE and DELETE (migration 0002).
+    `hash` is HMAC-SHA256(key `key_id`, prev_hash + canonical JSON of the content), the key
+    coming from the environment, so editing any row breaks its own hash, deleting one breaks
+    the next row's `prev_hash`, and nobody without the key can re-sign what follows. Events
+    from before the chain was keyed have an empty `key_id` and a plain sha256 (docs/AUDIT.md).
+    `sequence` numbers the chain from 1 without gaps; unique `sequence` and `prev_hash` make a
+    forked chain impossible to store. On PostgreSQL triggers reject UPDATE, DELETE (migration
+    0002) and TRUNCATE.
     """
 
     sequence = models.PositiveBigIntegerField(unique=True, editable=False)
@@ -34,6 +37,8 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True, editable=False)
     prev_hash = models.CharField(max_length=64, unique=True, editable=False)
     hash = models.CharField(max_length=64, unique=True, editable=False)
+    # Which AUDIT_CHAIN_KEY signed `hash` (the secret itself never enters the database).
+    key_id = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-sequence"]

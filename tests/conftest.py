@@ -57,6 +57,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         missing("needs Redis: run with REDIS_URL=redis://127.0.0.1:6379/0 and Redis running")
 
 
+@pytest.fixture(autouse=True)
+def audit_checkpoint_dir(settings, tmp_path) -> Path:
+    """Each test's checkpoints in its own directory: the database is rolled back after each
+    test, and a checkpoint left by another test would report its events as missing."""
+    path = tmp_path / "audit-checkpoints"
+    settings.CREDSCOPE_AUDIT_CHECKPOINT_DIR = path
+    return path
+
+
 # --- data -------------------------------------------------------------------------------------
 
 
@@ -192,6 +201,7 @@ def celery_worker_process(
         "DATABASE_URL": database_url_of_test_db(),
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CREDSCOPE_AUDIT_CHECKPOINT_DIR": str(settings.CREDSCOPE_AUDIT_CHECKPOINT_DIR),
     }
     from credscope_site.celery import app
 

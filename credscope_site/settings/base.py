@@ -1,7 +1,8 @@
 """Settings shared by every environment, all read from the environment (12-factor).
 
 Environment variables (see README and .env.example):
-DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, CREDSCOPE_MODEL_DIR, CREDSCOPE_DATA_DIR.
+DATABASE_URL, DATABASE_URL_MIGRATE, REDIS_URL, SECRET_KEY, AUDIT_CHAIN_KEY, DEBUG, ALLOWED_HOSTS,
+CREDSCOPE_MODEL_DIR, CREDSCOPE_DATA_DIR, CREDSCOPE_AUDIT_CHECKPOINT_DIR.
 A bad value raises `ConfigurationError`; the entry points turn it into one line and exit 2.
 """
 
@@ -12,7 +13,13 @@ from pathlib import Path
 
 import environ
 
-from credscope_site.config import ConfigurationError, database_from_url, development_secret_key
+from credscope_site.config import (
+    ConfigurationError,
+    audit_chain_keys,
+    database_from_url,
+    development_audit_chain_key,
+    development_secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = BASE_DIR / "var"
@@ -40,6 +47,21 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ConfigurationError("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = development_secret_key(VAR_DIR)
+
+# The audit chain's HMAC keys (docs/AUDIT.md). Never stored in the database: whoever can write
+# the table must not be able to re-sign it. The newest key signs; retired ones only verify.
+_audit_chain_key = env.str("AUDIT_CHAIN_KEY", default="")
+if not _audit_chain_key:
+    if not DEBUG:
+        raise ConfigurationError(
+            "AUDIT_CHAIN_KEY must be set when DEBUG is off "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
+    _audit_chain_key = development_audit_chain_key(VAR_DIR)
+AUDIT_CHAIN_KEYS, AUDIT_CHAIN_KEY_ID = audit_chain_keys(
+    _audit_chain_key, env.str("AUDIT_CHAIN_RETIRED_KEYS", default="")
+)
+del _audit_chain_key
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 
@@ -141,6 +163,16 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every requ
 CREDSCOPE_MODEL_DIR = Path(env.str("CREDSCOPE_MODEL_DIR", default=str(VAR_DIR / "models")))
 CREDSCOPE_DATA_DIR = Path(env.str("CREDSCOPE_DATA_DIR", default=str(VAR_DIR / "data")))
 
+# Audit checkpoints: the chain's head, signed, written outside the database (docs/AUDIT.md)
+# every N events and every few minutes, to each sink listed (dotted class paths).
+CREDSCOPE_AUDIT_CHECKPOINT_DIR = Path(
+    env.str("CREDSCOPE_AUDIT_CHECKPOINT_DIR", default=str(VAR_DIR / "audit-checkpoints"))
+)
+CREDSCOPE_AUDIT_CHECKPOINT_EVERY = env.int("CREDSCOPE_AUDIT_CHECKPOINT_EVERY", default=100)
+CREDSCOPE_AUDIT_CHECKPOINT_SINKS = env.list(
+    "CREDSCOPE_AUDIT_CHECKPOINT_SINKS", default=["audits.checkpoints.FileCheckpointSink"]
+)
+
 # Redis: the Celery broker and result backend, and the shared cache. Unset means the embedded
 # default: tasks run eagerly in the calling process and the cache is per process.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -168,6 +200,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    "audit-checkpoint": {
+        "task": "audits.tasks.write_audit_checkpoint",
+        "schedule": env.int("CREDSCOPE_AUDIT_CHECKPOINT_INTERVAL", default=300),
+    },
     "verify-audit-trail-nightly": {
         "task": "audits.tasks.verify_audit_trail",
         "schedule": 24 * 3600,
