@@ -165,7 +165,7 @@ def checkpoint_write(*, head: Head | None = None, force: bool = False) -> list[C
         if not force and newest is not None and newest.sequence >= head.sequence:
             continue
         written.append(sink.append(head))
-        logger.info("audit checkpoint %s at sequence %d", written[-1].label, head.sequence)
+        logger.info("audit %s written at sequence %d", written[-1].label, head.sequence)
     return written
 
 

@@ -21,7 +21,7 @@ class ConfigurationError(Exception):
     """The environment cannot start CredScope; the message says which variable and why."""
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
     """Django's DATABASES entry for `url`, or ConfigurationError naming the problem.
 
     The URL itself is never echoed: it may hold a password.
@@ -29,21 +29,21 @@ def database_from_url(url: str) -> dict:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in SUPPORTED_DATABASE_SCHEMES:
         raise ConfigurationError(
-            "DATABASE_URL is malformed: expected postgres://USER[:PASSWORD]@HOST[:PORT]/NAME "
+            f"{variable} is malformed: expected postgres://USER[:PASSWORD]@HOST[:PORT]/NAME "
             "or sqlite:////absolute/path.sqlite3"
         )
     try:
         config = environ.Env.db_url_config(url)
     except Exception as exc:  # django-environ raises several types for bad URLs
-        raise ConfigurationError(f"DATABASE_URL is malformed: {exc.__class__.__name__}") from None
+        raise ConfigurationError(f"{variable} is malformed: {exc.__class__.__name__}") from None
     if not config.get("NAME"):
-        raise ConfigurationError("DATABASE_URL is malformed: it names no database")
+        raise ConfigurationError(f"{variable} is malformed: it names no database")
     if scheme != "sqlite":
         if not config.get("HOST") and not rest.startswith("/"):
-            raise ConfigurationError("DATABASE_URL is malformed: it names no host")
+            raise ConfigurationError(f"{variable} is malformed: it names no host")
         port = config.get("PORT")
         if port not in (None, "") and not str(port).isdigit():
-            raise ConfigurationError("DATABASE_URL is malformed: the port is not a number")
+            raise ConfigurationError(f"{variable} is malformed: the port is not a number")
     return config
 
 

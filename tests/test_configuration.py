@@ -140,3 +140,20 @@ def test_audit_chain_keys_name_the_signing_key_and_keep_retired_ones(tmp_path) -
     generated = development_audit_chain_key(tmp_path)
     assert len(generated) >= 48 and development_audit_chain_key(tmp_path) == generated
     assert oct((tmp_path / "audit_chain_key").stat().st_mode)[-3:] == "600"
+
+
+def test_a_migration_url_for_another_database_is_refused() -> None:
+    result = run(
+        ["manage.py", "check"],
+        DATABASE_URL="postgres://credscope_app:a@127.0.0.1:5432/credscope",
+        DATABASE_URL_MIGRATE="postgres://credscope_owner:b@127.0.0.1:5432/elsewhere",
+    )
+    assert_one_clear_line(
+        result,
+        "DATABASE_URL_MIGRATE must name the same database as DATABASE_URL "
+        "(only the user and password differ)",
+    )
+    malformed = run(["manage.py", "check"], DATABASE_URL_MIGRATE="nonsense")
+    assert malformed.stderr.startswith(
+        "credscope: configuration error: DATABASE_URL_MIGRATE is malformed"
+    )

@@ -121,6 +121,22 @@ DATABASES = {
         env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'credscope.sqlite3'}")
     )
 }
+# Migrations run as the schema's owner; the web and workers connect as a role that may only
+# append to the audit trail (deploy/postgres/roles.sql). `manage.py migrate` switches to this
+# URL when it is set (credscope_site/management/commands/migrate.py).
+MIGRATION_DATABASE = None
+if env.str("DATABASE_URL_MIGRATE", default=""):
+    MIGRATION_DATABASE = database_from_url(
+        env.str("DATABASE_URL_MIGRATE"), variable="DATABASE_URL_MIGRATE"
+    )
+    if any(
+        MIGRATION_DATABASE.get(part) != DATABASES["default"].get(part)
+        for part in ("ENGINE", "NAME", "HOST", "PORT")
+    ):
+        raise ConfigurationError(
+            "DATABASE_URL_MIGRATE must name the same database as DATABASE_URL "
+            "(only the user and password differ)"
+        )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so concurrent writers queue
     # instead of failing, and the audit chain's read-then-append cannot interleave.
