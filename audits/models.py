@@ -52,3 +52,34 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} by {self.actor_name}"
+
+
+class FailedSignInWindow(models.Model):
+    """Failed sign-ins for one attempted username from one address in one time window.
+
+    A counter, not a record: the audit trail gets an event when the count reaches 1, 10,
+    100, ... and one for the rest when the window closes (audits.auth_events), so a burst of
+    guesses adds a handful of events, each with its count. Rows are deleted once reported.
+    """
+
+    username = models.CharField(max_length=150)
+    address = models.CharField(max_length=45, blank=True)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    reported = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(
+                fields=["username", "address", "window_start"], name="failedsignin_one_window"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reported__lte=models.F("count")),
+                name="failedsignin_reported_lte_count",
+            ),
+        ]
+        indexes = [models.Index(fields=["window_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.count} failed sign-in(s) as {self.username!r} from {self.address}"

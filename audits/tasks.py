@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from audits import checkpoints, trail
+from audits import auth_events, checkpoints, trail
 
 logger = logging.getLogger(__name__)
 
@@ -32,3 +32,9 @@ def write_audit_checkpoint() -> list[dict]:
         {"sink": c.sink, "number": c.number, "sequence": c.sequence}
         for c in checkpoints.checkpoint_write()
     ]
+
+
+@shared_task(name="audits.tasks.close_failed_sign_in_windows")
+def close_failed_sign_in_windows() -> int:
+    """Report the rest of each closed failed-sign-in window (see audits.auth_events)."""
+    return auth_events.failed_sign_in_windows_close()

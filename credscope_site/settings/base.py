@@ -185,6 +185,9 @@ CREDSCOPE_AUDIT_CHECKPOINT_DIR = Path(
     env.str("CREDSCOPE_AUDIT_CHECKPOINT_DIR", default=str(VAR_DIR / "audit-checkpoints"))
 )
 CREDSCOPE_AUDIT_CHECKPOINT_EVERY = env.int("CREDSCOPE_AUDIT_CHECKPOINT_EVERY", default=100)
+# Failed sign-ins: one audit event per (username, address) at counts 1, 10, 100, ... within
+# this many seconds, and one for the rest when the window closes (audits.auth_events).
+CREDSCOPE_FAILED_SIGN_IN_WINDOW = env.int("CREDSCOPE_FAILED_SIGN_IN_WINDOW", default=60)
 CREDSCOPE_AUDIT_CHECKPOINT_SINKS = env.list(
     "CREDSCOPE_AUDIT_CHECKPOINT_SINKS", default=["audits.checkpoints.FileCheckpointSink"]
 )
@@ -219,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {
         "task": "audits.tasks.write_audit_checkpoint",
         "schedule": env.int("CREDSCOPE_AUDIT_CHECKPOINT_INTERVAL", default=300),
+    },
+    # Failed sign-ins are counted per window; this reports the rest of each closed window.
+    "close-failed-sign-in-windows": {
+        "task": "audits.tasks.close_failed_sign_in_windows",
+        "schedule": 60,
     },
     "verify-audit-trail-nightly": {
         "task": "audits.tasks.verify_audit_trail",
