@@ -10,6 +10,8 @@ class AuditAction(models.TextChoices):
     DEMO_USERS_CREATED = "auth.demo_users_created", "Demo users created"
     TRAIL_VERIFIED = "audit.trail_verified", "Audit trail verified"
     AUDIT_REKEYED = "audit.rekeyed", "Audit chain re-keyed"
+    TRAIL_VERIFICATION_REQUESTED = "audit.verification_requested", "Chain verification requested"
+    TRAIL_EXPORTED = "audit.trail_exported", "Audit trail exported"
     MODEL_TRAINED = "model.trained", "Model trained"
     MODEL_ACTIVATED = "model.activated", "Model activated"
     DECISION_OVERRIDDEN = "decision.overridden", "Decision overridden"

@@ -83,3 +83,46 @@ class FailedSignInWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} failed sign-in(s) as {self.username!r} from {self.address}"
+
+
+class ChainVerificationRun(models.Model):
+    """One run of `trail.verify()`, asked for from the trail page or by the nightly beat.
+
+    Compliance cannot run a shell command; the "Verify chain" button creates a PENDING run, a
+    Celery task fills in the verdict, and the dashboard shows the latest.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        INTACT = "intact", "Intact"
+        BROKEN = "broken", "Broken"
+        FAILED = "failed", "Could not run"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    events_checked = models.PositiveBigIntegerField(default=0)
+    head_sequence = models.PositiveBigIntegerField(default=0)
+    checkpoints_checked = models.PositiveIntegerField(default=0)
+    # e.g. "9 (sequence 4500, file /app/var/audit-checkpoints/checkpoints.jsonl)"
+    checkpoint_reached = models.CharField(max_length=300, blank=True)
+    verdict = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"chain verification {self.pk}: {self.status}"
+
+    @property
+    def done(self) -> bool:
+        return self.status in (self.Status.INTACT, self.Status.BROKEN, self.Status.FAILED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 
@@ -164,7 +165,14 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Pages show times in this zone, naming it; the database stores UTC.
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ConfigurationError(
+        f"TIME_ZONE is not a time zone name (got {TIME_ZONE!r}; e.g. Europe/Paris)"
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
