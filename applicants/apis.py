@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from applicants import selectors
 from applicants.models import LoanApplication
-from applicants.services import (
+from applicants.services.submit import (
     ApplicationInvalid,
     IdempotencyConflict,
     application_submit,
@@ -36,15 +36,15 @@ from credscope_site.api import (
 )
 from credscope_site.roles import Perm
 from scoring import registry
-from scoring.ml.records import (
+from scoring.ml.schema.records import (
     APPLICATION_TABLE,
     ASSIGNED_COLUMNS,
     HISTORY_TABLES,
     REQUIRED_APPLICATION_COLUMNS,
 )
-from scoring.ml.schema import Kind
+from scoring.ml.schema.tables import Kind
 from scoring.models import Outcome
-from scoring.services import ScoringQueueUnavailable
+from scoring.queue import ApplicationQueueUnavailable
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EXTRA_FIELDS = ("full_name", "external_id", "history")
@@ -91,7 +91,7 @@ class ApplicationOutputSerializer(serializers.Serializer):
 def _application_columns() -> dict[str, serializers.Field]:
     """The Kaggle application columns as serializer fields: documentation for the schema.
 
-    Validation itself is `scoring.ml.records.clean_application`, shared by every door."""
+    Validation itself is `scoring.ml.schema.records.clean_application`, shared by every door."""
     fields: dict[str, serializers.Field] = {}
     for column in APPLICATION_TABLE.columns:
         if column.name in ASSIGNED_COLUMNS:
@@ -196,7 +196,7 @@ class ApplicationCreateApi(ApiView):
                 f"{IDEMPOTENCY_HEADER} {key!r} was already used for application "
                 f"{error.application.pk} with a different body."
             ) from None
-        except ScoringQueueUnavailable as error:
+        except ApplicationQueueUnavailable as error:
             return _queue_unavailable(error)
         except registry.NoActiveModel:
             raise ServiceUnavailable("No model version is active; nothing was saved.") from None
@@ -300,14 +300,14 @@ def _visible_application(request: Request, application_id: int) -> LoanApplicati
         raise NotFound(f"No application {application_id}.") from None
 
 
-def _queue_unavailable(error: ScoringQueueUnavailable) -> Response:
+def _queue_unavailable(error: ApplicationQueueUnavailable) -> Response:
     """503: the application is saved (SUBMITTED) and will be scored once the queue is back;
     retrying with the same Idempotency-Key returns it."""
-    url = reverse("api:application", args=[error.object_id])
+    url = reverse("api:application", args=[error.application_id])
     return Response(
         {
             "detail": str(error),
-            "id": error.object_id,
+            "id": error.application_id,
             "status": LoanApplication.Status.SUBMITTED,
             "url": url,
         },

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scoring.ml.schema import DAYS_SENTINEL
+from scoring.ml.features.build import feature_catalogue
+from scoring.ml.schema.tables import DAYS_SENTINEL
 
 TOP_CONTRIBUTIONS = 10
 DAYS_PER_YEAR = 365.25
@@ -112,10 +113,6 @@ class _Spec:
 @functools.cache
 def _specs() -> dict[str, _Spec]:
     """The model features' catalogue (kinds, groups, descriptions), built once per process."""
-    try:
-        from scoring.ml.features import feature_catalogue
-    except ImportError:  # the portal still shows names without the catalogue
-        return {}
     return {
         spec.name: _Spec(str(spec.kind), spec.group, spec.description, spec.vocabulary)
         for spec in feature_catalogue()

@@ -72,7 +72,7 @@ def target_of(event: AuditEvent, versions: dict[str, str] | None = None) -> Targ
     if kind == "applicants.loanapplication":
         return Target(f"Application #{pk}", _url("applicants:detail", pk))
     if kind == "scoring.batchjob":
-        return Target(f"Batch #{pk}", _url("scoring:batch_detail", pk))
+        return Target(f"Batch #{pk}", _url("applicants:batch_detail", pk))
     if kind == _MODEL:
         version = (versions or {}).get(pk) or event.payload.get("version")
         return (

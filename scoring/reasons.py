@@ -1,7 +1,7 @@
 """Plain-language reasons for a decision, from the SHAP contributions that raise risk most.
 
 Pure functions over the contributions a `Score` carries (logit space, sorted by size). Each
-model feature is matched to one reason by its name (the naming of `scoring/ml/features.py`:
+model feature is matched to one reason by its name (the naming of `scoring/ml/features/build.py`:
 application columns, domain ratios, and history aggregates prefixed by their table); several
 features that tell the same story count as one reason, ranked by their summed contribution.
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from audits import trail
 from audits.actions import AuditAction
 from audits.models import AuditEvent, ChainVerificationRun
-from scoring.services import decided_payload
+from scoring.decide import decided_payload
 from tests.audits.test_trail import tamper
 from tests.factories import DecisionFactory, ModelVersionFactory
 

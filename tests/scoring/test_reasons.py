@@ -2,7 +2,7 @@
 
 import pytest
 
-from scoring.ml.features import feature_names
+from scoring.ml.features.build import feature_names
 from scoring.reasons import FALLBACK, reasons_from_contributions, rule_for
 
 
@@ -85,6 +85,6 @@ def test_feature_names_map_to_their_story(feature, code) -> None:
 
 
 def test_every_model_feature_tells_a_specific_story() -> None:
-    """Guards the naming of scoring/ml/features.py: a renamed feature must not fall through."""
+    """Guards the feature names of scoring/ml/features/: a renamed one must not fall through."""
     unexplained = [name for name in feature_names() if rule_for(name) is FALLBACK]
     assert unexplained == []
