@@ -31,6 +31,14 @@ class EventView:
     facts: list[tuple[str, str]] = field(default_factory=list)
     payload_json: str = ""
 
+    @property
+    def summary(self) -> str:
+        """The closed <details>' line: the first fact that says something."""
+        for label, value in self.facts:
+            if value != "—":
+                return f"{label}: {value}"
+        return "Payload" if self.event.payload else "No payload"
+
 
 def action_label(action: str) -> str:
     """'application.decided' -> 'Application decided'; an unknown code stays as it is."""
