@@ -51,6 +51,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.VIEW_AUDIT_TRAIL,
             Perm.VIEW_OWN_APPLICATIONS,
             Perm.VIEW_ALL_APPLICATIONS,
+            # Batches are applications too: compliance reads every one (list, detail, results).
+            Perm.VIEW_BATCHES,
             Perm.VIEW_MODELS,
             Perm.VIEW_POLICY,
         }
