@@ -15,6 +15,7 @@ class AuditAction(models.TextChoices):
     MODEL_TRAINED = "model.trained", "Model trained"
     MODEL_ACTIVATED = "model.activated", "Model activated"
     DECISION_OVERRIDDEN = "decision.overridden", "Decision overridden"
+    DECISION_OVERRIDE_REFUSED = "decision.override_refused", "Override refused"
     APPLICATION_SUBMITTED = "application.submitted", "Application submitted"
     APPLICATION_DECIDED = "application.decided", "Application decided"
     APPLICATION_FAILED = "application.failed", "Application scoring failed"

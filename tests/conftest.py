@@ -138,6 +138,17 @@ def compliance(db):
 
 
 @pytest.fixture
+def reviewer(db):
+    """A credit reviewer: reviews other officers' referred applications (four eyes)."""
+    return UserFactory(username="reviewer", roles=["credit_reviewer"])
+
+
+@pytest.fixture
+def senior_reviewer(db):
+    return UserFactory(username="senior", roles=["senior_credit_reviewer"])
+
+
+@pytest.fixture
 def model_admin(db):
     return UserFactory(username="model_admin", roles=["model_admin"])
 

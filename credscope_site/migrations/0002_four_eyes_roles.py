@@ -1,4 +1,5 @@
-"""Bring the role groups in step with `credscope_site.roles`: compliance reads batches."""
+"""Bring the role groups in step with `credscope_site.roles`: compliance reads batches and
+the override report; overrides move from officers to the (senior) credit reviewer roles."""
 
 from django.db import migrations
 
@@ -10,7 +11,7 @@ class Migration(migrations.Migration):
         ("credscope_site", "0001_roles"),
         ("applicants", "0003_alter_loanapplication_application_row_and_more"),
         ("audits", "0008_chain_verification_run"),
-        ("scoring", "0003_alter_decision_contributions_alter_decision_reasons"),
+        ("scoring", "0004_four_eyes_senior_permission"),
     ]
 
     operations = [migrations.RunPython(sync_role_groups, migrations.RunPython.noop)]

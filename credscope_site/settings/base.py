@@ -307,6 +307,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"YesNoEnum": ["N", "Y"]},
 }
 
+# Four eyes: overrides of decisions with a probability of default at or above this need a
+# senior credit reviewer (as do those turning a model REJECT into APPROVE).
+CREDSCOPE_SENIOR_OVERRIDE_PD = env.float("CREDSCOPE_SENIOR_OVERRIDE_PD", default=0.20)
+if not 0 < CREDSCOPE_SENIOR_OVERRIDE_PD <= 1:
+    raise ConfigurationError("CREDSCOPE_SENIOR_OVERRIDE_PD must be a probability in (0, 1]")
+
 # Scoring. Retries are for transient errors only (database or broker hiccups).
 CREDSCOPE_SCORING_MAX_RETRIES = env.int("CREDSCOPE_SCORING_MAX_RETRIES", default=5)
 CREDSCOPE_SCORING_RETRY_BACKOFF = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF", default=2)
