@@ -424,8 +424,8 @@ def test_compliance_reads_the_override_report(client, officer, reviewer, complia
     )
     html = login(client, compliance).get(reverse("applicants:override_report")).content.decode()
     assert "Overrides by officer" in html
-    row = re.search(r"<tr>\s*<td>officer</td>(.*?)</tr>", html, re.S).group(1)
-    cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+    row = re.search(r"<strong>officer</strong></td>(.*?)</tr>", html, re.S).group(1)
+    cells = re.findall(r'<td class="num" data-label="[^"]*">([^<]*)</td>', row)
     assert cells == ["1", "1", "100.0%", "0", "1", "0", "0", "0"]
 
 
