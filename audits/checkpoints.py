@@ -16,6 +16,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.utils import timezone
@@ -25,6 +26,8 @@ from audits import keys
 from audits.models import AuditEvent
 
 logger = logging.getLogger(__name__)
+#: More than one checkpoint line (about 300 bytes) from the end of a file.
+_TAIL_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ class CheckpointSink(ABC):
     def read_all(self) -> list[Checkpoint]:
         """Every checkpoint stored, oldest first; CheckpointError for an unreadable one."""
 
+    def latest(self) -> Checkpoint | None:
+        """The newest checkpoint (sinks that can should answer without reading them all)."""
+        stored = self.read_all()
+        return stored[-1] if stored else None
+
 
 class FileCheckpointSink(CheckpointSink):
     """JSON lines appended to `checkpoints.jsonl` under CREDSCOPE_AUDIT_CHECKPOINT_DIR.
@@ -96,16 +104,38 @@ class FileCheckpointSink(CheckpointSink):
     def append(self, head: Head) -> Checkpoint:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
-        with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+        with os.fdopen(fd, "r+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
-            number = sum(1 for line in handle if line.strip()) + 1
+            newest = self._last(handle)
+            number = newest.number + 1 if newest else 1
             checkpoint = checkpoint_signed(number=number, head=head, sink=self.name)
             record = asdict(checkpoint)
             del record["sink"]
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
+            handle.write((json.dumps(record, sort_keys=True) + "\n").encode())
             handle.flush()
             os.fsync(handle.fileno())
         return checkpoint
+
+    def latest(self) -> Checkpoint | None:
+        if not self.path.exists():
+            return None
+        with self.path.open("rb") as handle:
+            return self._last(handle)
+
+    def _last(self, handle: BinaryIO) -> Checkpoint | None:
+        """The last line's checkpoint, read from the end: the file only grows, and numbering
+        the next one must not cost a read of all before it."""
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return None
+        handle.seek(max(0, size - _TAIL_BYTES))
+        lines = [line for line in handle.read().splitlines() if line.strip()]
+        if not lines:
+            return None
+        try:
+            return Checkpoint(**json.loads(lines[-1]), sink=self.name)
+        except (ValueError, TypeError) as error:
+            raise CheckpointError(f"{self.path}, last line: not a checkpoint ({error})") from None
 
     def read_all(self) -> list[Checkpoint]:
         if not self.path.exists():
@@ -160,8 +190,7 @@ def checkpoint_write(*, head: Head | None = None, force: bool = False) -> list[C
         return []
     written = []
     for sink in configured_sinks():
-        existing = sink.read_all()
-        newest = max(existing, key=lambda c: c.sequence, default=None)
+        newest = sink.latest()
         if not force and newest is not None and newest.sequence >= head.sequence:
             continue
         written.append(sink.append(head))
