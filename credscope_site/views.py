@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from applicants.selectors import officer_dashboard
+from audits.selectors import latest_verification_run
 from credscope_site import health
 from credscope_site.navigation import items_for
 from credscope_site.roles import Perm, roles_of
@@ -28,6 +29,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "oversight": (
                 oversight_summary() if request.user.has_perm(Perm.ACTIVATE_MODEL) else None
             ),
+            "latest_run": latest_verification_run(user=request.user),
+            "can_read_trail": request.user.has_perm(Perm.VIEW_AUDIT_TRAIL),
         },
     )
 
