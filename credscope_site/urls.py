@@ -5,10 +5,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
 from credscope_site import views
+from credscope_site.metrics import metrics_view
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("health/", views.health_view, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
