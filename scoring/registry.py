@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from audits import trail
@@ -121,7 +121,7 @@ def model_version_activate(*, version: str, actor: AbstractBaseUser | None) -> M
     candidate = ModelVersion.objects.filter(version=version).first()
     if candidate is None:
         raise RegistryError(f"no model version {version!r} (see list_models)")
-    _load_verified(candidate)
+    scorer = _load_verified(candidate)
     with transaction.atomic():
         current = list(
             ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE)
@@ -135,6 +135,8 @@ def model_version_activate(*, version: str, actor: AbstractBaseUser | None) -> M
         candidate.activated_by = actor
         candidate.activated_at = timezone.now()
         candidate.save(update_fields=["status", "activated_by", "activated_at"])
+        # This process keeps the scorer it just verified: its next decision is warm.
+        transaction.on_commit(lambda: _keep_loaded(candidate.version, scorer))
         trail.record(
             action=AuditAction.MODEL_ACTIVATED,
             actor=actor,
@@ -215,6 +217,34 @@ def _active() -> tuple[ModelVersion, Scorer, HistoryStore | None]:
     return model_version, scorer, history_store()
 
 
+#: A made-up applicant scored once at warm start, so that every lazy first-call cost (the
+#: feature build's expressions, the forest's buffers) is paid before the first real decision.
+_WARM_ROW: dict[str, Any] = {
+    "AMT_INCOME_TOTAL": 150000.0,
+    "AMT_CREDIT": 500000.0,
+    "AMT_ANNUITY": 25000.0,
+    "DAYS_BIRTH": -14000,
+}
+
+
+def scorer_warm() -> str | None:
+    """Load, verify and compile the active model in this process and score one made-up
+    applicant with it, so the first real decision costs what the others do. Called when a web
+    or worker process starts and when a version is activated; returns the version warmed, or
+    None when there is nothing to warm (no active model, or no database yet: a process must
+    start even then, and the first decision loads the model as before)."""
+    started = time.perf_counter()
+    try:
+        _model_version, scorer, _store = _active()
+        scorer.score_many([_WARM_ROW], [None])
+    except (NoActiveModel, DatabaseError, RegistryError) as error:
+        logger.warning("warm start skipped: %s", error)
+        return None
+    logger.info("warm start: model %s ready in %.0f ms", _loaded["version"],
+                (time.perf_counter() - started) * 1000)  # fmt: skip
+    return _loaded["version"]
+
+
 def history_store() -> HistoryStore | None:
     """This process's one handle on the stored history (the data cache), opened once per
     cache folder; a cache built after the process started is picked up on the next call."""
@@ -224,6 +254,11 @@ def history_store() -> HistoryStore | None:
             _history["store"] = HistoryStore.open_if_present(path)
             _history["path"] = path
         return _history["store"]
+
+
+def _keep_loaded(version: str, scorer: Scorer) -> None:
+    with _lock:
+        _loaded["scorer"], _loaded["version"] = scorer, version
 
 
 def _load_verified(model_version: ModelVersion) -> Scorer:

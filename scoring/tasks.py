@@ -14,10 +14,12 @@ from typing import Any
 
 import redis
 from celery import Task, shared_task
+from celery.concurrency import solo, thread
+from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 
 from applicants.models import LoanApplication
-from scoring import chunks, decide, queue, sweeper
+from scoring import chunks, decide, queue, registry, sweeper
 from scoring.decide import TRANSIENT_ERRORS
 from scoring.models import BatchJob
 
@@ -153,6 +155,24 @@ def requeue_stuck_applications(
         ),
     )
     return report.as_dict()
+
+
+# --- warm start ------------------------------------------------------------------------------
+# A worker loads and compiles the active model before it takes a task, in the process that
+# scores: each child of a prefork pool, or the worker itself with the solo or threads pool.
+
+
+@worker_process_init.connect
+def _warm_pool_child(**_: Any) -> None:
+    if settings.CREDSCOPE_WARM_START:
+        registry.scorer_warm()
+
+
+@worker_ready.connect
+def _warm_in_process_worker(sender: Any = None, **_: Any) -> None:
+    pool = getattr(sender, "pool", None)
+    if settings.CREDSCOPE_WARM_START and isinstance(pool, solo.TaskPool | thread.TaskPool):
+        registry.scorer_warm()
 
 
 def _test_gate(claimed: int | str) -> None:
