@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Django's model backend, reading a user's permissions in one query (see the module).
+AUTHENTICATION_BACKENDS = ["credscope_site.backends.PermissionBackend"]
 ROOT_URLCONF = "credscope_site.urls"
 WSGI_APPLICATION = "credscope_site.wsgi.application"
 
@@ -214,7 +216,7 @@ else:
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "credscope_site.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
