@@ -18,6 +18,7 @@ A batch is split into chunks of rows by `scoring.chunks`; each chunk comes throu
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,7 +30,7 @@ from applicants.models import LoanApplication
 from audits import trail
 from audits.actions import AuditAction
 from credscope_site.fields import bulk_batch_size
-from scoring import queue, registry
+from scoring import registry
 from scoring.models import Decision, DecisionPolicy
 from scoring.policy import current_policy, policy_apply
 from scoring.reasons import reasons_from_contributions
@@ -74,20 +75,38 @@ def application_decide(
     return decisions[0] if decisions else None
 
 
-def application_decide_or_enqueue(*, application_id: int, task_id: str) -> Decision | None:
-    """Decide within this request (a client that asked to wait); on any failure release the
-    claim and queue the application, where retries and FAILED are handled.
-
-    May raise `queue.ApplicationQueueUnavailable` when that fallback finds the broker down.
-    """
+def score_for_request(
+    *,
+    application_row: dict[str, Any],
+    history: dict[str, list[dict[str, Any]]] | None,
+    external_id: int | None,
+) -> registry.Score | None:
+    """Score an application a client waits on, before it is saved; None when scoring fails
+    here (it is then saved and queued, where retries and FAILED are handled). Raises
+    `registry.NoActiveModel`: with no model, nothing is saved."""
     try:
-        return application_decide(application_id=application_id, task_id=task_id)
+        return registry.score_record(
+            application_row=application_row, history=history or None, external_id=external_id
+        )
+    except registry.NoActiveModel:
+        raise
     except Exception:
-        logger.exception("deciding application %s in the request failed; queueing it",
-                         application_id)  # fmt: skip
-        application_claim_release(application_id=application_id, task_id=task_id)
-        queue.application_scoring_enqueue(application_id=application_id)
+        logger.exception("scoring an application within the request failed; queueing it")
         return None
+
+
+def application_decide_scored(
+    *, application: LoanApplication, score: registry.Score
+) -> dict[str, Any]:
+    """Save the decision of an application scored before it was saved, in the caller's
+    transaction (the one that saved it DECIDED); return its audit event for the caller to
+    record with the SUBMITTED one. No claim: no task can see the application before the
+    commit, and the one-to-one `Decision.application` still forbids a second decision."""
+    decision = decision_build(application=application, score=score, policy=current_policy())
+    decision.save()
+    payload = decided_payload(decision, f"request-{uuid.uuid4().hex}")
+    payload["before"] = {"status": Status.SUBMITTED}
+    return {"action": AuditAction.APPLICATION_DECIDED, "target": application, "payload": payload}
 
 
 def _claim_one(application_id: int, task_id: str) -> bool:
