@@ -16,6 +16,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.models import AuthToken
 from knox.signals import token_expired
 
@@ -78,3 +79,9 @@ class TokenAuthentication(knox.auth.TokenAuthentication):
             token_expired.send(sender=self.__class__, username=username, source="auth_token")
             return True
         return False
+
+
+class TokenScheme(KnoxTokenScheme):
+    """The OpenAPI security scheme of knox's tokens, for this subclass too."""
+
+    target_class = "credscope_site.tokens.TokenAuthentication"

@@ -13,6 +13,9 @@ Deciding is safe to run twice, from any number of workers:
 
 A worker killed mid-scoring leaves SCORING claims behind; `scoring.sweeper` frees them.
 A batch is split into chunks of rows by `scoring.chunks`; each chunk comes through here.
+A client waiting on its request is scored before its application is saved, and the
+application is saved DECIDED with its decision in one transaction (`score_for_request`,
+`application_decide_scored`): nothing else can see it before that commits, so no claim.
 """
 
 from __future__ import annotations
