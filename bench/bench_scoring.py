@@ -319,7 +319,7 @@ def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dic
     }
 
 
-def queries_per_request(row: dict[str, Any]) -> int:
+def queries_per_request(row: dict[str, Any]) -> dict[str, int]:
     """The statements one decided `?wait=true` request runs, through the real view in this
     process (after one request that loads the model here)."""
     from django.contrib.auth.models import User
@@ -342,7 +342,12 @@ def queries_per_request(row: dict[str, Any]) -> int:
         response = client.post(path, row, format="json", secure=True)
     if response.status_code != 201:
         raise SystemExit(f"in-process sync request answered {response.status_code}")
-    return len(captured.captured_queries)
+    control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+    statements = [q["sql"] for q in captured.captured_queries]
+    return {
+        "queries_per_request": sum(not sql.startswith(control) for sql in statements),
+        "statements_per_request": len(statements),  # with the transaction's own BEGIN/COMMIT
+    }
 
 
 def rss_mb(pid: int) -> float:
@@ -430,7 +435,7 @@ def main() -> None:
         measure_sync(client, rows, 2 * args.web_workers)
         log(f"sync: {args.sync} requests with ?wait=true")
         sync = measure_sync(client, rows, args.sync)
-        sync["queries_per_request"] = queries_per_request(rows[0])
+        sync.update(queries_per_request(rows[0]))
         log(f"sync {sync}")
 
         log("async: warming the worker up")
