@@ -186,6 +186,8 @@ if CREDSCOPE_TASK_DIR and not REDIS_URL:
         "data_folder_in": str(_task_dir / "queue"),
         "data_folder_out": str(_task_dir / "queue"),
         "store_processed": False,
+        # The exchange tables, which would otherwise land in the working directory.
+        "control_folder": str(_task_dir / "control"),
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
