@@ -202,9 +202,12 @@ class ApplicationCreateApi(ApiView):
             return _queue_unavailable(error)
         except registry.NoActiveModel:
             raise ServiceUnavailable("No model version is active; nothing was saved.") from None
-        application = selectors.application_get_for(
-            user=request.user, application_id=application.pk
-        )
+        if not (created and application.status == LoanApplication.Status.DECIDED):
+            # Scoring may have moved it on since (in process, or a fast worker); a new
+            # decided one is already complete in memory, and reading it again costs a query.
+            application = selectors.application_get_for(
+                user=request.user, application_id=application.pk
+            )
         code = status.HTTP_202_ACCEPTED
         if application.status == LoanApplication.Status.DECIDED and query.validated_data["wait"]:
             code = status.HTTP_201_CREATED

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
-from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed
@@ -15,7 +14,12 @@ from rest_framework.response import Response
 from credscope_site import health
 from credscope_site.api import ApiView, TokenThrottle
 from credscope_site.roles import roles_of
-from credscope_site.tokens import InvalidCredentials, api_token_create, api_token_revoke
+from credscope_site.tokens import (
+    InvalidCredentials,
+    TokenAuthentication,
+    api_token_create,
+    api_token_revoke,
+)
 from scoring.registry import active_model_version
 
 

@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn credscope_site.wsgi)."""
+"""WSGI entry point (gunicorn credscope_site.wsgi; runserver loads it too)."""
 
 import os
 
@@ -12,3 +12,13 @@ try:
     application = get_wsgi_application()
 except ConfigurationError as error:
     exit_on_configuration_error(error)
+
+# Warm start, here and not in AppConfig.ready (which every management command, migrate
+# included, runs): a web process loads and compiles the active model before it serves, so
+# its first decision is as fast as the rest. Imported after Django is set up, as it must be.
+from django.conf import settings
+
+from scoring import registry
+
+if settings.CREDSCOPE_WARM_START:
+    registry.scorer_warm()

@@ -23,13 +23,20 @@ from scoring.reasons import reasons_from_contributions
 logger = logging.getLogger(__name__)
 
 
-def challenger_scoring_schedule(*, decision_ids: list[int]) -> None:
+#: `challenger_scoring_schedule` looks the challenger up itself.
+LOOK_UP = "look up"
+
+
+def challenger_scoring_schedule(*, decision_ids: list[int], version: str | None = LOOK_UP) -> None:
     """If a challenger is set, queue its shadow scoring of these decisions once the
-    transaction that saves them commits (one indexed query when none is set)."""
+    transaction that saves them commits. `version` is the challenger the scores were made
+    beside (None: there was none), or `LOOK_UP` for one indexed query here."""
     if not decision_ids:
         return
     challenger = (
         ModelVersion.objects.filter(is_challenger=True).values_list("version", flat=True).first()
+        if version == LOOK_UP
+        else version
     )
     if challenger is None:
         return

@@ -12,15 +12,19 @@ Deciding is safe to run twice, from any number of workers:
    `Decision.application` is the final guard: a second decision cannot exist.
 
 A worker killed mid-scoring leaves SCORING claims behind; `scoring.sweeper` frees them.
+A batch is split into chunks of rows by `scoring.chunks`; each chunk comes through here.
+A client waiting on its request is scored before its application is saved, and the
+application is saved DECIDED with its decision in one transaction (`score_for_request`,
+`application_decide_scored`): nothing else can see it before that commits, so no claim.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -29,11 +33,10 @@ from applicants.models import LoanApplication
 from audits import trail
 from audits.actions import AuditAction
 from credscope_site.fields import bulk_batch_size
-from scoring import challenger, queue, registry
-from scoring.models import BatchJob, Decision, DecisionPolicy
+from scoring import challenger, registry
+from scoring.models import Decision, DecisionPolicy
 from scoring.policy import current_policy, policy_apply
 from scoring.reasons import reasons_from_contributions
-from scoring.selectors import batch_progress
 
 logger = logging.getLogger(__name__)
 
@@ -75,20 +78,41 @@ def application_decide(
     return decisions[0] if decisions else None
 
 
-def application_decide_or_enqueue(*, application_id: int, task_id: str) -> Decision | None:
-    """Decide within this request (a client that asked to wait); on any failure release the
-    claim and queue the application, where retries and FAILED are handled.
-
-    May raise `queue.ApplicationQueueUnavailable` when that fallback finds the broker down.
-    """
+def score_for_request(
+    *,
+    application_row: dict[str, Any],
+    history: dict[str, list[dict[str, Any]]] | None,
+    external_id: int | None,
+) -> registry.Score | None:
+    """Score an application a client waits on, before it is saved; None when scoring fails
+    here (it is then saved and queued, where retries and FAILED are handled). Raises
+    `registry.NoActiveModel`: with no model, nothing is saved."""
     try:
-        return application_decide(application_id=application_id, task_id=task_id)
+        return registry.score_record(
+            application_row=application_row, history=history or None, external_id=external_id
+        )
+    except registry.NoActiveModel:
+        raise
     except Exception:
-        logger.exception("deciding application %s in the request failed; queueing it",
-                         application_id)  # fmt: skip
-        application_claim_release(application_id=application_id, task_id=task_id)
-        queue.application_scoring_enqueue(application_id=application_id)
+        logger.exception("scoring an application within the request failed; queueing it")
         return None
+
+
+def application_decide_scored(
+    *, application: LoanApplication, score: registry.Score
+) -> dict[str, Any]:
+    """Save the decision of an application scored before it was saved, in the caller's
+    transaction (the one that saved it DECIDED); return its audit event for the caller to
+    record with the SUBMITTED one. No claim: no task can see the application before the
+    commit, and the one-to-one `Decision.application` still forbids a second decision."""
+    decision = decision_build(application=application, score=score, policy=current_policy())
+    decision.save()
+    challenger.challenger_scoring_schedule(
+        decision_ids=[decision.pk], version=score.challenger_version
+    )
+    payload = decided_payload(decision, f"request-{uuid.uuid4().hex}")
+    payload["before"] = {"status": Status.SUBMITTED}
+    return {"action": AuditAction.APPLICATION_DECIDED, "target": application, "payload": payload}
 
 
 def _claim_one(application_id: int, task_id: str) -> bool:
@@ -114,60 +138,30 @@ def _claim_one(application_id: int, task_id: str) -> bool:
     return False
 
 
-# --- a batch, chunk by chunk -----------------------------------------------------------------
-
-
-def batch_decide(*, batch_id: int, task_id: str) -> BatchJob:
-    """Decide every SUBMITTED application of the batch, chunk by chunk, then finish it."""
-    batch = BatchJob.objects.get(pk=batch_id)
-    if batch.status in (BatchJob.Status.DONE, BatchJob.Status.FAILED):
-        return batch
-    BatchJob.objects.filter(pk=batch_id, status=BatchJob.Status.QUEUED).update(
-        status=BatchJob.Status.RUNNING
-    )
-    while chunk := _claim_chunk(batch_id, task_id):
-        results = _score(chunk)
-        _decide_scored(
-            [(a, r) for a, r in zip(chunk, results, strict=True) if isinstance(r, registry.Score)],
-            task_id,
-        )
-        for application, result in zip(chunk, results, strict=True):
-            if isinstance(result, Exception):
-                application_mark_failed(
-                    application_id=application.pk,
-                    task_id=task_id,
-                    reason=f"{result.__class__.__name__}: {result}",
-                )
-    batch_finish_if_complete(batch_id=batch_id)
-    batch.refresh_from_db()
-    return batch
-
-
-def _claim_chunk(batch_id: int, task_id: str) -> list[LoanApplication]:
-    """The next applications this task holds: its own earlier claims first (a redelivered
-    task carries on), else a fresh chunk claimed with a conditional update."""
-    size = settings.CREDSCOPE_BATCH_CHUNK_SIZE
-    mine = LoanApplication.objects.filter(
-        batch_id=batch_id, status=Status.SCORING, scoring_claim=task_id
-    ).select_related("applicant")
-    chunk = list(mine.order_by("batch_row")[:size])
-    if chunk:
-        return chunk
-    ids = list(
-        LoanApplication.objects.filter(batch_id=batch_id, status=Status.SUBMITTED)
-        .order_by("batch_row")
-        .values_list("pk", flat=True)[:size]
-    )
-    if not ids:
-        return []
-    now = timezone.now()
-    LoanApplication.objects.filter(pk__in=ids, status=Status.SUBMITTED).update(
-        status=Status.SCORING, scoring_claim=task_id, scoring_claimed_at=now, updated_at=now
-    )
-    return list(mine.filter(pk__in=ids).order_by("batch_row"))
-
-
 # --- scoring and deciding, shared by both ----------------------------------------------------
+
+
+def claimed_decide(*, applications: Sequence[LoanApplication], task_id: str) -> list[Decision]:
+    """Score and decide applications this task has claimed (a batch chunk) in one feature
+    build and one SHAP pass; a row whose own scoring fails is FAILED with the reason, the
+    others are decided. Transient errors propagate (the task retries with its claims)."""
+    results = _score(applications) if applications else []
+    decisions = _decide_scored(
+        [
+            (a, r)
+            for a, r in zip(applications, results, strict=True)
+            if isinstance(r, registry.Score)
+        ],
+        task_id,
+    )
+    for application, result in zip(applications, results, strict=True):
+        if isinstance(result, Exception):
+            application_mark_failed(
+                application_id=application.pk,
+                task_id=task_id,
+                reason=f"{result.__class__.__name__}: {result}",
+            )
+    return decisions
 
 
 def _score(applications: Sequence[LoanApplication]) -> list[registry.Score | Exception]:
@@ -253,7 +247,9 @@ def _save_decisions(
                 for decision in decisions
             ]
         )
-        challenger.challenger_scoring_schedule(decision_ids=[d.pk for d in decisions])
+        challenger.challenger_scoring_schedule(
+            decision_ids=[d.pk for d in decisions], version=scored[0][1].challenger_version
+        )
     for decision in decisions:
         decision.application.status = Status.DECIDED
     return decisions
@@ -319,7 +315,7 @@ def decided_payload(decision: Decision, task_id: str) -> dict[str, Any]:
     }
 
 
-# --- failures, releases and finishing ---------------------------------------------------------
+# --- failures and releases ------------------------------------------------------------------
 
 
 def application_mark_failed(*, application_id: int, task_id: str, reason: str) -> bool:
@@ -392,64 +388,3 @@ def record_requeued(application_id: int, *, claim: str, reason: str) -> None:
             "after": {"status": Status.SUBMITTED},
         },
     )
-
-
-def batch_finish_if_complete(*, batch_id: int) -> bool:
-    """Mark the batch DONE (with its audit event) once none of its rows is left to score."""
-    pending = LoanApplication.objects.filter(
-        batch_id=batch_id, status__in=[Status.SUBMITTED, Status.SCORING]
-    ).exists()
-    if pending:
-        return False
-    with transaction.atomic():
-        finished = BatchJob.objects.filter(
-            pk=batch_id, status__in=[BatchJob.Status.QUEUED, BatchJob.Status.RUNNING]
-        ).update(status=BatchJob.Status.DONE, finished_at=timezone.now())
-        if finished:
-            progress = batch_progress(batch=BatchJob.objects.get(pk=batch_id))
-            trail.record(
-                action=AuditAction.BATCH_FINISHED,
-                target_type=BatchJob._meta.label_lower,
-                target_id=batch_id,
-                payload={
-                    "decided": progress["decided"],
-                    "failed": progress["failed"],
-                    "invalid": progress["invalid"],
-                    "outcomes": progress["outcomes"],
-                    "before": {"status": BatchJob.Status.RUNNING},
-                    "after": {"status": BatchJob.Status.DONE},
-                },
-            )
-    return bool(finished)
-
-
-def batch_mark_failed(*, batch_id: int, task_id: str, reason: str) -> bool:
-    """The batch task failed for good: fail the rows it left unscored, then the batch."""
-    unscored = LoanApplication.objects.filter(batch_id=batch_id).filter(
-        Q(status=Status.SUBMITTED) | Q(status=Status.SCORING, scoring_claim=task_id)
-    )
-    for application_id in unscored.values_list("pk", flat=True):
-        application_mark_failed(
-            application_id=application_id, task_id=task_id, reason=f"batch failed: {reason}"
-        )
-    with transaction.atomic():
-        failed = BatchJob.objects.filter(
-            pk=batch_id, status__in=[BatchJob.Status.QUEUED, BatchJob.Status.RUNNING]
-        ).update(
-            status=BatchJob.Status.FAILED,
-            failure_reason=reason[:MAX_FAILURE_REASON],
-            finished_at=timezone.now(),
-        )
-        if failed:
-            trail.record(
-                action=AuditAction.BATCH_FINISHED,
-                target_type=BatchJob._meta.label_lower,
-                target_id=batch_id,
-                payload={
-                    "reason": reason[:MAX_FAILURE_REASON],
-                    "task_id": task_id,
-                    "before": {"status": BatchJob.Status.RUNNING},
-                    "after": {"status": BatchJob.Status.FAILED},
-                },
-            )
-    return bool(failed)

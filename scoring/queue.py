@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
-from celery import current_app
+from celery import current_app, group
 from django.conf import settings
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 SCORE_APPLICATION = "scoring.tasks.score_application"
 SCORE_BATCH = "scoring.tasks.score_batch"
 SCORE_CHALLENGER = "scoring.tasks.score_challenger"
+SCORE_BATCH_CHUNK = "scoring.tasks.score_batch_chunk"
 
 #: What a broker that is down or unreachable raises when a message is published.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
@@ -107,18 +109,42 @@ def challenger_scoring_enqueue(*, decision_ids: list[int], version: str) -> None
         logger.exception("challenger %s: %d decision(s) not queued", version, len(decision_ids))
 
 
-def _send(task_name: str, object_id: int, refused: type[ScoringQueueUnavailable]) -> None:
+def batch_chunks_enqueue(*, batch_id: int, chunks: Sequence[tuple[int, int]]) -> None:
+    """Queue one `score_batch_chunk(batch_id, first_row, last_row)` per range, as one Celery
+    group, so that every free worker takes a chunk. Raises `BatchQueueUnavailable`; chunks
+    sent before the refusal run, and the sweeper plans the rest again."""
+    if current_app.conf.task_always_eager:
+        for first_row, last_row in chunks:
+            _send(SCORE_BATCH_CHUNK, batch_id, BatchQueueUnavailable, first_row, last_row)
+        return
+    signatures = [
+        current_app.signature(
+            SCORE_BATCH_CHUNK, args=[batch_id, first, last], immutable=True, ignore_result=True
+        )
+        for first, last in chunks
+    ]
+    try:
+        group(signatures).apply_async()
+    except BROKER_ERRORS as error:
+        logger.warning("broker unavailable, chunks of batch %s left for the sweeper: %s",
+                       batch_id, error)  # fmt: skip
+        raise BatchQueueUnavailable(batch_id) from error
+
+
+def _send(
+    task_name: str, object_id: int, refused: type[ScoringQueueUnavailable], *more: int
+) -> None:
     app = current_app
     if app.conf.task_always_eager:
         try:
-            _registered(task_name).delay(object_id)
+            _registered(task_name).delay(object_id, *more)
         except Exception:  # the in-process task already recorded its failure on the row
             logger.exception("in-process %s(%s) failed", task_name, object_id)
         return
     try:
         # Scoring tasks keep no result: subscribing to one would touch the result backend,
         # and a Redis outage would surface there as a RuntimeError instead of here.
-        app.send_task(task_name, args=[object_id], ignore_result=True)
+        app.send_task(task_name, args=[object_id, *more], ignore_result=True)
     except BROKER_ERRORS as error:
         logger.warning(
             "broker unavailable, %s %s left for the sweeper: %s", refused.kind, object_id, error

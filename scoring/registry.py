@@ -6,6 +6,7 @@ activated; every call checks which version is active with one indexed query.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -16,7 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audits import trail
@@ -47,6 +49,9 @@ class Score:
     contributions: list[dict[str, Any]]
     model_version: ModelVersion
     latency_ms: float
+    #: The challenger set when this score was made (None: none), read in the same query as
+    #: the active version, so deciding needs no second look-up.
+    challenger_version: str | None = None
 
 
 # --- versions ------------------------------------------------------------------------------
@@ -142,7 +147,7 @@ def model_version_activate(
     candidate = ModelVersion.objects.filter(version=version).first()
     if candidate is None:
         raise RegistryError(f"no model version {version!r} (see list_models)")
-    _load_verified(candidate)
+    scorer = _load_verified(candidate)
     with transaction.atomic():
         current = list(
             ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE)
@@ -167,6 +172,8 @@ def model_version_activate(
                 "activated_at",
             ]
         )
+        # This process keeps the scorer it just verified: its next decision is warm.
+        transaction.on_commit(lambda: _keep_loaded(candidate.version, scorer))
         trail.record(
             action=AuditAction.MODEL_ACTIVATED,
             actor=actor,
@@ -283,15 +290,28 @@ def score_records(
 
     Each gets the score `score_record` would give it; `latency_ms` is its share of the time.
     """
-    model_version = active_model_version()
+    model_version, challenger_version = _active_and_challenger()
     if model_version is None:
         raise NoActiveModel("no model version is active: run train_model --activate")
-    return score_records_with(
+    scores = score_records_with(
         model_version=model_version,
         application_rows=application_rows,
         histories=histories,
         external_ids=external_ids,
     )
+    return [dataclasses.replace(s, challenger_version=challenger_version) for s in scores]
+
+
+def _active_and_challenger() -> tuple[ModelVersion | None, str | None]:
+    """The active version and the challenger's name, in one query."""
+    rows = ModelVersion.objects.filter(Q(status=ModelVersion.Status.ACTIVE) | Q(is_challenger=True))
+    active, challenger = None, None
+    for row in rows:
+        if row.status == ModelVersion.Status.ACTIVE:
+            active = row
+        if row.is_challenger:
+            challenger = row.version
+    return active, challenger
 
 
 def score_records_with(
@@ -363,6 +383,39 @@ def _scorer_for(model_version: ModelVersion) -> Scorer:
     return scorer
 
 
+#: A made-up applicant scored once at warm start, so that every lazy first-call cost (the
+#: feature build's expressions, the forest's buffers) is paid before the first real decision.
+_WARM_ROW: dict[str, Any] = {
+    "AMT_INCOME_TOTAL": 150000.0,
+    "AMT_CREDIT": 500000.0,
+    "AMT_ANNUITY": 25000.0,
+    "DAYS_BIRTH": -14000,
+}
+
+
+def scorer_warm() -> str | None:
+    """Load, verify and compile the active model in this process and score one made-up
+    applicant with it, so the first real decision costs what the others do. Called when a web
+    or worker process starts and when a version is activated; returns the version warmed, or
+    None when there is nothing to warm (no active model, or no database yet: a process must
+    start even then, and the first decision loads the model as before)."""
+    started = time.perf_counter()
+    try:
+        model_version = active_model_version()
+        if model_version is None:
+            raise NoActiveModel("no model version is active")
+        _scorer_for(model_version).score_many([_WARM_ROW], [None])
+    except (NoActiveModel, DatabaseError, RegistryError) as error:
+        logger.warning("warm start skipped: %s", error)
+        return None
+    logger.info(
+        "warm start: model %s ready in %.0f ms",
+        model_version.version,
+        (time.perf_counter() - started) * 1000,
+    )
+    return model_version.version
+
+
 def history_store() -> HistoryStore | None:
     """This process's one handle on the stored history (the data cache), opened once per
     cache folder; a cache built after the process started is picked up on the next call."""
@@ -372,6 +425,13 @@ def history_store() -> HistoryStore | None:
             _history["store"] = HistoryStore.open_if_present(path)
             _history["path"] = path
         return _history["store"]
+
+
+def _keep_loaded(version: str, scorer: Scorer) -> None:
+    with _lock:
+        while len(_loaded) >= _MAX_LOADED and version not in _loaded:
+            _loaded.pop(next(iter(_loaded)))
+        _loaded[version] = scorer
 
 
 def _load_verified(model_version: ModelVersion) -> Scorer:

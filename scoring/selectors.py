@@ -19,7 +19,7 @@ from django.db.models import Count, QuerySet
 from applicants.models import LoanApplication
 from credscope_site.roles import Perm
 from scoring import registry
-from scoring.models import BatchJob, Decision, Outcome
+from scoring.models import BatchJob, Outcome
 
 Status = LoanApplication.Status
 FINISHED = (BatchJob.Status.DONE, BatchJob.Status.FAILED)
@@ -80,16 +80,22 @@ def batch_applications(*, batch: BatchJob) -> QuerySet[LoanApplication]:
 
 
 def batch_progress(*, batch: BatchJob) -> dict[str, Any]:
-    """Counts of the batch's rows by state, and by outcome for the decided ones."""
-    by_status = dict(
-        batch.applications.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
-    )
-    outcomes = dict(
-        Decision.objects.filter(application__batch=batch)
-        .values_list("outcome")
+    """Counts of the batch's rows by state, and by outcome for the decided ones.
+
+    One statement, so one snapshot: while chunks decide concurrently, the counts by state and
+    by outcome always agree with each other (two queries could straddle a chunk's commit).
+    """
+    by_status: dict[str, int] = {}
+    outcomes: dict[str, int] = {}
+    for status, outcome, n in (
+        batch.applications.values_list("status", "decision__outcome")
         .annotate(n=Count("pk"))
-        .values_list("outcome", "n")
-    )
+        .values_list("status", "decision__outcome", "n")
+        .order_by()
+    ):
+        by_status[status] = by_status.get(status, 0) + n
+        if outcome is not None:
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
     decided = by_status.get(Status.DECIDED, 0)
     failed = by_status.get(Status.FAILED, 0)
     finished_rows = decided + failed + batch.invalid_rows
@@ -109,14 +115,33 @@ def batch_progress(*, batch: BatchJob) -> dict[str, Any]:
     }
 
 
+RESULT_FIELDS = (
+    "batch_row",
+    "status",
+    "failure_reason",
+    "applicant__external_id",
+    "decision__outcome",
+    "decision__probability_of_default",
+    "decision__risk_band",
+    "decision__reasons",
+    "decision__model_version__version",
+    "decision__policy__version",
+)
+
+
 def batch_results_rows(*, batch: BatchJob) -> Iterator[list[str]]:
     """The results CSV, header first: one line per input line, in input order."""
     yield list(RESULT_COLUMNS)
+    # Only the columns the file shows: each decision's stored contributions (hundreds of
+    # numbers) would otherwise be parsed for every row, which held a web process at 3.7 GB
+    # and took two minutes for 20,000 rows.
     applications = {
         application.batch_row: application
         for application in batch.applications.select_related(
             "applicant", "decision", "decision__model_version", "decision__policy"
-        ).iterator(chunk_size=2000)
+        )
+        .only(*RESULT_FIELDS)
+        .iterator(chunk_size=2000)
     }
     for number in range(1, batch.total_rows + 1):
         errors = batch.row_errors.get(str(number))

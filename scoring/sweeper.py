@@ -57,7 +57,8 @@ def stuck_applications_requeue(
     - SUBMITTED and untouched for `older_than`: its task was lost (a broker outage at submit,
       a purged queue); re-enqueued, and touched so the next sweep waits `older_than` again.
       A duplicate of a task still in the queue is harmless: the claim lets one through.
-    - Unfinished batches with no activity for `older_than`: `score_batch` is sent again.
+    - Unfinished batches with no activity for `older_than`, or whose dead claims were just
+      freed: `score_batch` is sent again, and plans chunks of the rows left.
     Stops quietly at the first broker error (the next sweep tries again).
     """
     if claim_older_than is None:
@@ -68,6 +69,7 @@ def stuck_applications_requeue(
         status=Status.SCORING, scoring_claimed_at__lt=now - claim_older_than
     ).values_list("pk", "scoring_claim", "batch_id")[:limit]
     released_singles = []
+    released_batches: list[int] = []
     for application_id, claim, batch_id in stale:
         with transaction.atomic():
             released = LoanApplication.objects.filter(
@@ -85,6 +87,8 @@ def stuck_applications_requeue(
             report.released_claims.append(application_id)
             if batch_id is None:
                 released_singles.append(application_id)
+            else:
+                released_batches.append(batch_id)
     waiting = list(
         LoanApplication.objects.filter(
             status=Status.SUBMITTED, batch__isnull=True, updated_at__lt=now - older_than
@@ -102,7 +106,8 @@ def stuck_applications_requeue(
             updated_at=timezone.now()
         )
         report.requeued.append(application_id)
-    for batch_id in _idle_batches(now - older_than):
+    # A batch whose dead claims were just freed is planned again now, not a sweep later.
+    for batch_id in dict.fromkeys(released_batches + _idle_batches(now - older_than)):
         try:
             queue.batch_scoring_enqueue(batch_id=batch_id)
         except queue.ScoringQueueUnavailable:

@@ -14,10 +14,12 @@ from typing import Any
 
 import redis
 from celery import Task, shared_task
+from celery.concurrency import solo, thread
+from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 
 from applicants.models import LoanApplication
-from scoring import challenger, decide, sweeper
+from scoring import challenger, chunks, decide, queue, registry, sweeper
 from scoring.decide import TRANSIENT_ERRORS
 from scoring.models import BatchJob
 
@@ -73,7 +75,7 @@ class ScoreBatchTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         batch_id = args[0] if args else kwargs.get("batch_id")
         try:
-            decide.batch_mark_failed(
+            chunks.batch_mark_failed(
                 batch_id=batch_id, task_id=task_id, reason=failure_reason(exc, self.request.retries)
             )
         except Exception:
@@ -88,11 +90,50 @@ class ScoreBatchTask(Task):
     **_RETRY_OPTIONS,
 )
 def score_batch(self: Task, batch_id: int) -> None:
-    """Score a batch's applications in bulk, chunk by chunk, and finish the batch."""
+    """Start a batch and send its rows left to score as chunk tasks (see scoring.chunks)."""
     try:
-        decide.batch_decide(batch_id=batch_id, task_id=self.request.id)
+        planned = chunks.batch_chunks_plan(batch_id=batch_id)
     except BatchJob.DoesNotExist:
         logger.warning("batch %s no longer exists; nothing to score", batch_id)
+        return
+    try:
+        queue.batch_chunks_enqueue(batch_id=batch_id, chunks=planned)
+    except queue.BatchQueueUnavailable:
+        logger.warning("batch %s: chunks not all sent; the sweeper plans the rest", batch_id)
+
+
+class ScoreBatchChunkTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        batch_id, first_row, last_row = args
+        try:
+            chunks.batch_chunk_mark_failed(
+                batch_id=batch_id,
+                first_row=first_row,
+                last_row=last_row,
+                task_id=task_id,
+                reason=failure_reason(exc, self.request.retries),
+            )
+        except Exception:  # the database may be what failed; the sweeper retries later
+            logger.exception("could not fail chunk %s-%s of batch %s",
+                             first_row, last_row, batch_id)  # fmt: skip
+
+
+@shared_task(
+    bind=True,
+    base=ScoreBatchChunkTask,
+    name="scoring.tasks.score_batch_chunk",
+    ignore_result=True,
+    **_RETRY_OPTIONS,
+)
+def score_batch_chunk(self: Task, batch_id: int, first_row: int, last_row: int) -> None:
+    """Decide the batch's rows first_row..last_row; retried alone on a transient error."""
+    chunks.batch_chunk_decide(
+        batch_id=batch_id,
+        first_row=first_row,
+        last_row=last_row,
+        task_id=self.request.id,
+        on_claimed=_test_gate if settings.CREDSCOPE_SCORING_TEST_GATE else None,
+    )
 
 
 @shared_task(
@@ -130,7 +171,25 @@ def requeue_stuck_applications(
     return report.as_dict()
 
 
-def _test_gate(application_id: int) -> None:
+# --- warm start ------------------------------------------------------------------------------
+# A worker loads and compiles the active model before it takes a task, in the process that
+# scores: each child of a prefork pool, or the worker itself with the solo or threads pool.
+
+
+@worker_process_init.connect
+def _warm_pool_child(**_: Any) -> None:
+    if settings.CREDSCOPE_WARM_START:
+        registry.scorer_warm()
+
+
+@worker_ready.connect
+def _warm_in_process_worker(sender: Any = None, **_: Any) -> None:
+    pool = getattr(sender, "pool", None)
+    if settings.CREDSCOPE_WARM_START and isinstance(pool, solo.TaskPool | thread.TaskPool):
+        registry.scorer_warm()
+
+
+def _test_gate(claimed: int | str) -> None:
     """Test-only: announce the claim on Redis, then wait until the test opens the gate.
 
     Active only when CREDSCOPE_SCORING_TEST_GATE names a Redis key (never in production), so
@@ -139,5 +198,5 @@ def _test_gate(application_id: int) -> None:
 
     key = settings.CREDSCOPE_SCORING_TEST_GATE
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.rpush(f"{key}:claimed", application_id)
+    client.rpush(f"{key}:claimed", claimed)
     client.blpop([f"{key}:open"], timeout=settings.CREDSCOPE_SCORING_TEST_GATE_TIMEOUT)

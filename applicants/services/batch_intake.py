@@ -6,7 +6,7 @@ the file as a whole (size, row count, header), validates every row with the same
 other doors (`scoring.ml.schema.records.clean_application(from_text=True)`), and in one
 transaction saves the batch with each bad row's errors, every valid row as a SUBMITTED
 application (channel "batch") with its audit event, and the batch's own audit event. After
-the commit the batch is queued; `scoring.decide.batch_decide` scores it chunk by chunk.
+the commit the batch is queued; `scoring.chunks` splits it into chunk tasks.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import uuid
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -79,6 +78,7 @@ def application_submit(
     batch: BatchJob | None = None,
     batch_row: int | None = None,
     enqueue: bool = True,
+    score_now: bool = False,
 ) -> tuple[LoanApplication, bool]:
     """Save a new application and queue it for scoring; return it and whether it is new.
 
@@ -113,13 +113,21 @@ def application_submit(
         existing = _application_for_key(actor, idempotency_key)
         if existing is not None:
             return _replayed(existing, fingerprint), False
-    if registry.active_model_version() is None:
+    score: registry.Score | None = None
+    if score_now:
+        # Scored before anything is written (the model is slow next to a transaction); an
+        # application that cannot be scored here is saved and queued like any other.
+        score = decide.score_for_request(
+            application_row=row, history=clean_inline_history, external_id=external_id
+        )
+        enqueue = score is None
+    elif registry.active_model_version() is None:
         raise registry.NoActiveModel("no model version is active: nothing could score it")
 
     queue_errors: list[Exception] = []
     try:
         with transaction.atomic():
-            application = _create(
+            application, submitted = _create(
                 actor=actor,
                 channel=channel,
                 row=row,
@@ -130,7 +138,16 @@ def application_submit(
                 fingerprint=fingerprint,
                 batch=batch,
                 batch_row=batch_row,
+                decided=score is not None,
             )
+            events = [submitted]
+            if score is not None:
+                # Saved DECIDED with its decision and both audit events under one lock: no
+                # task can see the application before this commits, so no claim is needed.
+                events.append(
+                    decide.application_decide_scored(application=application, score=score)
+                )
+            trail.record_many(events)
             if enqueue:
                 transaction.on_commit(partial(_enqueue_after_commit, application.pk, queue_errors))
     except IntegrityError:
@@ -145,21 +162,16 @@ def application_submit(
 
 
 def application_submit_and_score(**kwargs: Any) -> tuple[LoanApplication, bool]:
-    """`application_submit`, then score within the caller's request instead of the queue.
+    """`application_submit`, scored within the caller's request instead of the queue.
 
-    Takes the same arguments. When scoring here fails for any reason (the model is being
-    swapped, the database hiccups), the claim is released and the application goes to the
-    queue like any other, where retries and the FAILED state are handled; the caller gets it
-    back undecided. A replayed idempotent request is returned as it stands.
+    Takes the same arguments. The application is scored first, then saved DECIDED with its
+    decision in one transaction (about ten queries in all). When scoring here fails for any
+    reason but a missing model (the model is being swapped, a bad bundle), the application is
+    saved and goes to the queue like any other, where retries and the FAILED state are
+    handled; the caller gets it back undecided. A replayed idempotent request is returned as
+    it stands.
     """
-    kwargs["enqueue"] = False
-    application, created = application_submit(**kwargs)
-    if created:
-        decide.application_decide_or_enqueue(
-            application_id=application.pk, task_id=f"request-{uuid.uuid4().hex}"
-        )
-        application.refresh_from_db()
-    return application, created
+    return application_submit(**kwargs, score_now=True)
 
 
 def application_fingerprint(
@@ -247,23 +259,27 @@ def _create(
     fingerprint: str,
     batch: BatchJob | None,
     batch_row: int | None,
-) -> LoanApplication:
+    decided: bool = False,
+) -> tuple[LoanApplication, dict[str, Any]]:
+    """The saved application and its SUBMITTED audit event (for the caller to record with
+    any other event of the same transaction, under one lock)."""
     applicant = Applicant.objects.create(**applicant_fields(row, full_name, external_id, actor))
+    fields = application_fields(row, history, actor, channel)
+    if decided:  # scored before saving: its decision is saved in the same transaction
+        fields.update(status=LoanApplication.Status.DECIDED, attempts=1)
     application = LoanApplication.objects.create(
         applicant=applicant,
-        **application_fields(row, history, actor, channel),
+        **fields,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         batch=batch,
         batch_row=batch_row,
     )
-    trail.record(
-        action=AuditAction.APPLICATION_SUBMITTED,
-        actor=actor,
-        target=application,
-        payload=submitted_payload(application),
-    )
-    return application
+    payload = submitted_payload(application)
+    payload["after"] = {"status": LoanApplication.Status.SUBMITTED}
+    event = {"action": AuditAction.APPLICATION_SUBMITTED, "actor": actor, "target": application,
+             "payload": payload}  # fmt: skip
+    return application, event
 
 
 def applicant_fields(

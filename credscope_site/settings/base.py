@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
@@ -98,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Django's model backend, reading a user's permissions in one query (see the module).
+AUTHENTICATION_BACKENDS = ["credscope_site.backends.PermissionBackend"]
 ROOT_URLCONF = "credscope_site.urls"
 WSGI_APPLICATION = "credscope_site.wsgi.application"
 
@@ -141,7 +144,12 @@ if env.str("DATABASE_URL_MIGRATE", default=""):
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so concurrent writers queue
     # instead of failing, and the audit chain's read-then-append cannot interleave.
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    # WAL lets pages read while a worker process (the demo's, beside runserver) writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
@@ -206,9 +214,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ConfigurationError("REDIS_URL is malformed: expected redis://HOST:PORT/DB")
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# With no Redis, CREDSCOPE_TASK_DIR names a folder that serves as the broker (kombu's
+# filesystem transport): `make demo` runs a real Celery worker on it beside the web process,
+# so an upload or a form returns at once and scoring runs with the production code path
+# (acks, retries, chunks, the sweeper). Neither set: tasks run in the calling process.
+CREDSCOPE_TASK_DIR = env.str("CREDSCOPE_TASK_DIR", default="")
+CELERY_BROKER_URL = REDIS_URL or ("filesystem://" if CREDSCOPE_TASK_DIR else "memory://")
 CELERY_RESULT_BACKEND = REDIS_URL or None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or CREDSCOPE_TASK_DIR)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Work that must not be lost: acknowledge only after the task ran, give the task back when a
 # worker dies mid-task, and let each worker process hold one task at a time.
@@ -223,7 +236,18 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 # A task unacknowledged this long is handed to another worker; longer than any task runs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": 3600}
+if CREDSCOPE_TASK_DIR and not REDIS_URL:
+    _task_dir = Path(CREDSCOPE_TASK_DIR).resolve()
+    (_task_dir / "queue").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # One folder both ways: the web process writes messages, the worker reads them.
+        "data_folder_in": str(_task_dir / "queue"),
+        "data_folder_out": str(_task_dir / "queue"),
+        "store_processed": False,
+        # The exchange tables, which would otherwise land in the working directory.
+        "control_folder": str(_task_dir / "control"),
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
@@ -262,7 +286,7 @@ else:
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "credscope_site.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -333,6 +357,8 @@ CREDSCOPE_SWEEP_SUBMITTED_AFTER = env.int("CREDSCOPE_SWEEP_SUBMITTED_AFTER", def
 # Test-only: a Redis key on which scoring waits right after its claim (see scoring.tasks).
 CREDSCOPE_SCORING_TEST_GATE = env.str("CREDSCOPE_SCORING_TEST_GATE", default="")
 CREDSCOPE_SCORING_TEST_GATE_TIMEOUT = env.int("CREDSCOPE_SCORING_TEST_GATE_TIMEOUT", default=120)
+# Web and worker processes load the active model when they start (see scoring.registry).
+CREDSCOPE_WARM_START = env.bool("CREDSCOPE_WARM_START", default=True)
 # CSV batches: limits of one upload, and how many rows are scored (and saved) at once.
 CREDSCOPE_BATCH_MAX_BYTES = env.int("CREDSCOPE_BATCH_MAX_BYTES", default=32 * 1024 * 1024)
 CREDSCOPE_BATCH_MAX_ROWS = env.int("CREDSCOPE_BATCH_MAX_ROWS", default=20_000)

@@ -12,7 +12,7 @@ from applicants.models import LoanApplication
 from applicants.services import batch_intake
 from audits.actions import AuditAction
 from audits.models import AuditEvent
-from scoring import decide, selectors
+from scoring import chunks, selectors
 from scoring.models import BatchJob, Decision
 from tests.factories import DEFAULT_PASSWORD
 
@@ -118,7 +118,7 @@ def test_a_rerun_of_a_finished_batch_changes_nothing(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         batch = batch_intake.batch_create(actor=officer, filename="a.csv", content=csv_bytes(*GOOD))
-    decide.batch_decide(batch_id=batch.pk, task_id="again")
+    chunks.batch_decide(batch_id=batch.pk, task_id="again")
     assert Decision.objects.filter(application__batch=batch).count() == 3
     assert AuditEvent.objects.filter(action=AuditAction.BATCH_FINISHED).count() == 1
 
