@@ -25,8 +25,7 @@ def loads(monkeypatch) -> list[str]:
         return real(cls, path, **kwargs)
 
     monkeypatch.setattr(Scorer, "from_bundle", classmethod(counting))
-    monkeypatch.setitem(registry._loaded, "version", None)
-    monkeypatch.setitem(registry._loaded, "scorer", None)
+    monkeypatch.setattr(registry, "_loaded", {})  # nothing loaded in this process yet
     return seen
 
 
@@ -54,7 +53,9 @@ def test_activating_a_version_leaves_this_process_warm_with_it(
     trained_model.status = "retired"  # as after a rollback to another version
     trained_model.save(update_fields=["status"])
     with django_capture_on_commit_callbacks(execute=True):
-        registry.model_version_activate(version=trained_model.version, actor=None)
+        registry.model_version_activate(
+            version=trained_model.version, actor=None, reason="rollback in a test"
+        )
     assert loads == [trained_model.bundle_path]  # verified once, before anything changed
     registry.score_record(application_row=ROW, history=None, external_id=None)
     assert loads == [trained_model.bundle_path]  # and kept for the next decision
