@@ -59,9 +59,12 @@ demo-model: demo-data migrate
 demo-seed: demo-setup demo-model
 	$(MANAGE) seed_demo_applications --username officer
 
+# Served with DEBUG off (credscope_site.settings.demo), so visitors' mistakes get the friendly
+# 404/403 pages; the last lines printed are the address and where the passwords are.
+DEMO_SETTINGS := credscope_site.settings.demo
+
 demo: demo-setup vendor demo-seed
-	@echo "CredScope is at http://$(DEMO_ADDR)/  (Ctrl-C stops it)"
-	$(MANAGE) runserver $(DEMO_ADDR)
+	@DJANGO_RUNSERVER_HIDE_WARNING=true $(MANAGE) serve_demo --settings=$(DEMO_SETTINGS) $(DEMO_ADDR)
 
 test: venv vendor
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

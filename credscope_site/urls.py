@@ -9,6 +9,8 @@ from credscope_site import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("health/", views.health_view, name="health"),
+    # Browsers and tools ask for /favicon.ico whatever the page links; answer with the icon.
+    path("favicon.ico", views.favicon, name="favicon"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -14,8 +14,7 @@ import environ
 
 from credscope_site.config import ConfigurationError, database_from_url, development_secret_key
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-VAR_DIR = BASE_DIR / "var"
+from ._paths import BASE_DIR, VAR_DIR
 
 env = environ.Env()
 
