@@ -146,7 +146,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ConfigurationError("REDIS_URL is malformed: expected redis://HOST:PORT/DB")
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The in-memory transport with a host named, so kombu does not warn "No hostname was supplied"
+# whenever something (the health probe, a publish) opens a connection.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -273,4 +275,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django's default config gives "django" its own console handler and lets it propagate
+        # to the root's too, so every django.* line (a 404's "Not Found", ...) showed twice.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # With no broker, tasks run in the caller: Celery's per-task "succeeded in" line would
+        # flood the console of a seeding command or a batch upload. Workers keep it.
+        "celery.app.trace": {"level": "INFO" if REDIS_URL else "WARNING"},
+    },
 }
