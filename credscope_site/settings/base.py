@@ -7,8 +7,10 @@ A bad value raises `ConfigurationError`; the entry points turn it into one line 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 
@@ -125,7 +127,21 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Times are stored in UTC and shown in this zone, named on every page (an IANA name).
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ConfigurationError(
+        f"TIME_ZONE must be an IANA time zone such as Europe/Prague (got {TIME_ZONE!r})"
+    ) from None
+# The currency every amount is shown in (ISO 4217); the data's amounts carry none of their own.
+CREDSCOPE_CURRENCY = env.str("CREDSCOPE_CURRENCY", default="EUR")
+if not re.fullmatch(r"[A-Z]{3}", CREDSCOPE_CURRENCY):
+    raise ConfigurationError(
+        f"CREDSCOPE_CURRENCY must be a three-letter ISO 4217 code such as EUR "
+        f"(got {CREDSCOPE_CURRENCY!r})"
+    )
 USE_I18N = True
 USE_TZ = True
 
