@@ -36,7 +36,7 @@ APPLICATIONS_SHOWN = 200
 @require_GET
 @permission_required(Perm.VIEW_BATCHES, raise_exception=True)
 def batch_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.batch_list_for(user=request.user), PAGE_SIZE).get_page(
+    page = Paginator(selectors.batch_list_with_outcomes_for(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(

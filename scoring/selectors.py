@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from applicants.models import LoanApplication
 from credscope_site.roles import Perm
@@ -51,6 +51,19 @@ def batch_list_for(*, user: AbstractBaseUser) -> QuerySet[BatchJob]:
     )
 
 
+def batch_list_with_outcomes_for(*, user: AbstractBaseUser) -> QuerySet[BatchJob]:
+    """`batch_list_for` with each batch's count of model decisions per outcome
+    (`n_approve`, `n_refer`, `n_reject`), for the batch list."""
+    return batch_list_for(user=user).annotate(
+        **{
+            f"n_{outcome.value.lower()}": Count(
+                "applications__decision", filter=Q(applications__decision__outcome=outcome)
+            )
+            for outcome in Outcome
+        }
+    )
+
+
 def batch_get_for(*, user: AbstractBaseUser, batch_id: int) -> BatchJob:
     """One batch `user` may see; `BatchJob.DoesNotExist` otherwise (answer 404 either way)."""
     return batch_list_for(user=user).get(pk=batch_id)
@@ -75,7 +88,7 @@ def batch_row_errors(*, batch: BatchJob) -> list[tuple[int, list[tuple[str, str]
 
 
 def batch_applications(*, batch: BatchJob) -> QuerySet[LoanApplication]:
-    return batch.applications.select_related("decision").order_by("batch_row")
+    return batch.applications.select_related("applicant", "decision").order_by("batch_row")
 
 
 def batch_progress(*, batch: BatchJob) -> dict[str, Any]:
