@@ -273,6 +273,8 @@ CREDSCOPE_SCORING_TEST_GATE_TIMEOUT = env.int("CREDSCOPE_SCORING_TEST_GATE_TIMEO
 CREDSCOPE_BATCH_MAX_BYTES = env.int("CREDSCOPE_BATCH_MAX_BYTES", default=32 * 1024 * 1024)
 CREDSCOPE_BATCH_MAX_ROWS = env.int("CREDSCOPE_BATCH_MAX_ROWS", default=20_000)
 CREDSCOPE_BATCH_CHUNK_SIZE = env.int("CREDSCOPE_BATCH_CHUNK_SIZE", default=500)
+# A batch row whose SK_ID_CURR was already submitted within this many days gets a warning.
+CREDSCOPE_RESUBMISSION_DAYS = env.int("CREDSCOPE_RESUBMISSION_DAYS", default=30)
 # Uploads above Django's default in-memory limit go to a temporary file, not into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
