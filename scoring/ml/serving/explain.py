@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from scoring.ml.features.base import FeatureKind, FeatureSpec
+from scoring.ml.features.families import family_of
 from scoring.ml.probability import sigmoid
 from scoring.ml.training.learners import LEARNERS
 
@@ -51,11 +52,12 @@ class Explanation:
 
 
 class FeatureGroups:
-    """Maps model features to the readable names an explanation shows.
+    """Maps model features to the readable names an explanation shows, and each to its family.
 
     A categorical column's code and one-hot features are one group named after the column
     (``NAME_INCOME_TYPE``), shown with the applicant's category; every other feature is its
-    own group shown with its value. Grouping sums contributions, so they still add up.
+    own group shown with its value. Grouping sums contributions, so they still add up. The
+    families themselves are defined in :mod:`scoring.ml.features.families`.
     """
 
     def __init__(self, specs: Sequence[FeatureSpec]) -> None:
@@ -76,6 +78,10 @@ class FeatureGroups:
             elif self._display[g] is None and spec.kind is not FeatureKind.ONE_HOT:
                 self._display[g] = (i, ())
         self.names = names
+        #: Each group's family code (`scoring.ml.features.families`); None: never named.
+        self.families = [
+            family.code if (family := family_of(name)) is not None else None for name in names
+        ]
         self.descriptions = [""] * len(names)
         for spec in specs:
             g = index[spec.group]
