@@ -65,7 +65,7 @@ demo-seed: demo-setup demo-model
 DEMO_SETTINGS := credscope_site.settings.demo
 
 demo: demo-setup vendor demo-seed
-	@DJANGO_RUNSERVER_HIDE_WARNING=true $(MANAGE) serve_demo --settings=$(DEMO_SETTINGS) $(DEMO_ADDR)
+	@DJANGO_SETTINGS_MODULE=$(DEMO_SETTINGS) DJANGO_RUNSERVER_HIDE_WARNING=true $(MANAGE) serve_demo $(DEMO_ADDR)
 
 test: venv vendor
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

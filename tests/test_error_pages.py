@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from applicants import selectors
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, database_url_of_test_db
 from tests.factories import LoanApplicationFactory
 
 pytestmark = pytest.mark.django_db
@@ -97,6 +103,9 @@ def test_demo_settings_turn_debug_off_so_mistakes_get_the_friendly_pages(tmp_pat
         if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
     }
     env["DJANGO_SETTINGS_MODULE"] = "credscope_site.settings.demo"
+    # What the demo inherits when manage.py or runserver's reloader loaded the local settings
+    # first: DEBUG=true in the environment. The demo must still answer with DEBUG off.
+    env["DEBUG"] = "true"
     probe = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.DEBUG, bool(s.SECRET_KEY), s.WHITENOISE_USE_FINDERS, s.ALLOWED_HOSTS)"
@@ -112,5 +121,63 @@ def test_demo_settings_turn_debug_off_so_mistakes_get_the_friendly_pages(tmp_pat
         "['127.0.0.1', 'localhost']\n",
     ]
     makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "serve_demo --settings=$(DEMO_SETTINGS)" in makefile
+    assert "DJANGO_SETTINGS_MODULE=$(DEMO_SETTINGS)" in makefile and "serve_demo" in makefile
     assert "DEMO_SETTINGS := credscope_site.settings.demo" in makefile
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_demo_server_as_make_demo_starts_it_answers_with_the_friendly_404() -> None:
+    """`manage.py serve_demo` the way the Makefile runs it, reloader and all: a mistyped
+    address gets the portal's 404 page, and the banner ends with where to sign in."""
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        database_url = f"sqlite:///{settings_dict['NAME']}"
+    else:
+        database_url = database_url_of_test_db()
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}},
+        "DJANGO_SETTINGS_MODULE": "credscope_site.settings.demo",
+        "DJANGO_RUNSERVER_HIDE_WARNING": "true",
+        "DATABASE_URL": database_url,
+        "DEBUG": "true",  # inherited from an earlier local-settings process: must not win
+        "PYTHONUNBUFFERED": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve_demo", f"127.0.0.1:{port}"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # the reloader's child goes with it
+    )
+    try:
+        deadline = time.monotonic() + 90
+        body, status = "", 0
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/no-such-page/", timeout=5):
+                    pass
+            except urllib.error.HTTPError as error:
+                status, body = error.code, error.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert status == 404, "the demo server did not answer"
+        assert 'data-error="404"' in body
+        for marker in TECHNICAL_PAGE_MARKERS:
+            assert marker not in body
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert "using settings 'credscope_site.settings.demo'" in output
+    assert f"CredScope is at http://127.0.0.1:{port}/" in output
+    assert "var/demo-credentials.json" in output
+    assert "WARNING: This is a development server" not in output

@@ -12,7 +12,9 @@ from credscope_site.config import development_secret_key
 
 from ._paths import VAR_DIR
 
-os.environ.setdefault("DEBUG", "false")
+# Forced, not defaulted: manage.py or runserver's reloader may already have loaded the local
+# settings in this process tree, which set DEBUG=true in the environment the demo inherits.
+os.environ["DEBUG"] = "false"
 # The random key generated once per machine into var/, as under DEBUG: the demo needs no
 # secret of its own, and base.py requires one whenever DEBUG is off.
 os.environ.setdefault("SECRET_KEY", development_secret_key(VAR_DIR))
