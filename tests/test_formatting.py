@@ -86,3 +86,12 @@ def test_list_shows_currency_named_zone_and_the_band_guide(client, officer, sett
             f'<span class="badge outcome-{o.lower()}">{o.label}</span>' for o in row.outcomes
         )
         assert labels in body
+
+
+@pytest.mark.django_db
+def test_the_decision_page_says_what_the_band_means_beside_the_outcome(client, officer) -> None:
+    decision = DecisionFactory(application__created_by=officer)
+    client.force_login(officer)
+    body = client.get(reverse("applicants:detail", args=[decision.application_id])).content
+    assert b'id="band-note"' in body and b"the outcome follows the thresholds below" in body
+    assert b"approve below 8.0%, reject from 25.0%" in body
