@@ -100,7 +100,8 @@ def test_demo_settings_turn_debug_off_so_mistakes_get_the_friendly_pages(tmp_pat
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+        if key
+        not in {"DEBUG", "SECRET_KEY", "AUDIT_CHAIN_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
     }
     env["DJANGO_SETTINGS_MODULE"] = "credscope_site.settings.demo"
     # What the demo inherits when manage.py or runserver's reloader loaded the local settings
@@ -142,7 +143,11 @@ def test_the_demo_server_as_make_demo_starts_it_answers_with_the_friendly_404() 
         database_url = database_url_of_test_db()
     port = _free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"SECRET_KEY", "AUDIT_CHAIN_KEY", "ALLOWED_HOSTS"}
+        },
         "DJANGO_SETTINGS_MODULE": "credscope_site.settings.demo",
         "DJANGO_RUNSERVER_HIDE_WARNING": "true",
         "DATABASE_URL": database_url,

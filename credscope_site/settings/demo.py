@@ -8,7 +8,7 @@ A developer who wants those pages runs the local settings, whose DEBUG stays on.
 
 import os
 
-from credscope_site.config import development_secret_key
+from credscope_site.config import development_audit_chain_key, development_secret_key
 
 from ._paths import VAR_DIR
 
@@ -18,6 +18,9 @@ os.environ["DEBUG"] = "false"
 # The random key generated once per machine into var/, as under DEBUG: the demo needs no
 # secret of its own, and base.py requires one whenever DEBUG is off.
 os.environ.setdefault("SECRET_KEY", development_secret_key(VAR_DIR))
+# Likewise the audit chain's key: the same file the local settings use, so the demo's trail,
+# written by make demo's set-up commands, verifies under the demo server.
+os.environ.setdefault("AUDIT_CHAIN_KEY", development_audit_chain_key(VAR_DIR))
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 from .base import *  # noqa: F403

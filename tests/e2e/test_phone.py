@@ -100,7 +100,6 @@ def pages(day) -> list[tuple[str, str, str | None]]:
         ("applications", "/applications/", "#applications-table"),
         ("application-new", "/applications/new/", None),
         ("application-detail", f"/applications/{day['referred'].pk}/", None),
-        ("review", "/review/", "#review-table"),
         ("batches", "/batches/", "#batches-table"),
         ("batch-new", "/batches/new/", None),
         ("batch-detail", f"/batches/{day['batch'].pk}/", "#batch-applications-table"),
@@ -108,38 +107,53 @@ def pages(day) -> list[tuple[str, str, str | None]]:
     ]
 
 
+def signed_in_pair(new_page, username: str) -> tuple:
+    phone, laptop = new_page(PHONE), new_page(LAPTOP)
+    sign_in(phone, username)
+    sign_in(laptop, username)
+    return phone, laptop
+
+
+def check_page(pair: tuple, name: str, path: str, table: str | None) -> None:
+    """At 390 px: nothing past the viewport, every menu item in view, each list row with its
+    name and outcome first; then screenshots at 390 and 1366 px."""
+    phone, laptop = pair
+    phone.goto(path)
+    phone.wait_for_load_state("networkidle")
+    overflow = phone.evaluate(OVERFLOW)
+    assert overflow["bad"] == [], f"{name}: past the viewport: {overflow['bad']}"
+    assert overflow["scroll"] <= PHONE["width"], f"{name}: the page scrolls sideways"
+
+    # Every navigation item is in view: the menu wraps rather than hiding items.
+    for box in phone.locator("nav.mainnav a").all():
+        rect = box.bounding_box()
+        assert rect and rect["x"] >= 0 and rect["x"] + rect["width"] <= PHONE["width"], name
+
+    if table:
+        rows = phone.evaluate(ROWS, table)
+        assert rows, f"{name}: the list is empty"
+        for row in rows:
+            assert row["outcome"], f"{name}: a row without its outcome"
+            assert row["outcomeVisible"], f"{name}: the outcome is off-screen"
+            assert row["name"], f"{name}: a row without a name"
+            assert row["firstRow"] <= row["othersTop"], f"{name}: name/outcome not first"
+    screenshot(phone, f"phone-{name}")
+    laptop.goto(path)
+    laptop.wait_for_load_state("networkidle")
+    screenshot(laptop, f"laptop-{name}")
+
+
 def test_every_officer_page_fits_a_phone_and_lists_show_outcomes_first(
-    new_page, officer, officer_day
+    new_page, officer, reviewer, officer_day
 ) -> None:
-    phone = new_page(PHONE)
-    sign_in(phone, "officer")
-    laptop = new_page(LAPTOP)
-    sign_in(laptop, "officer")
+    pair = signed_in_pair(new_page, "officer")
     for name, path, table in pages(officer_day):
-        phone.goto(path)
-        phone.wait_for_load_state("networkidle")
-        overflow = phone.evaluate(OVERFLOW)
-        assert overflow["bad"] == [], f"{name}: past the viewport: {overflow['bad']}"
-        assert overflow["scroll"] <= PHONE["width"], f"{name}: the page scrolls sideways"
+        check_page(pair, name, path, table)
 
-        # Every navigation item is in view: the menu wraps rather than hiding items.
-        for box in phone.locator("nav.mainnav a").all():
-            rect = box.bounding_box()
-            assert rect and rect["x"] >= 0 and rect["x"] + rect["width"] <= PHONE["width"], name
+    # The review queue belongs to credit reviewers (four eyes): checked as one.
+    check_page(signed_in_pair(new_page, "reviewer"), "review", "/review/", "#review-table")
 
-        if table:
-            rows = phone.evaluate(ROWS, table)
-            assert rows, f"{name}: the list is empty"
-            for row in rows:
-                assert row["outcome"], f"{name}: a row without its outcome"
-                assert row["outcomeVisible"], f"{name}: the outcome is off-screen"
-                assert row["name"], f"{name}: a row without a name"
-                assert row["firstRow"] <= row["othersTop"], f"{name}: name/outcome not first"
-        screenshot(phone, f"phone-{name}")
-        laptop.goto(path)
-        laptop.wait_for_load_state("networkidle")
-        screenshot(laptop, f"laptop-{name}")
-
+    phone = pair[0]
     phone.goto("/applications/")
     names = phone.locator("#applications-table .c-name").all_inner_texts()
     assert any(LONG_NAME in text for text in names)
