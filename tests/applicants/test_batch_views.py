@@ -80,7 +80,8 @@ def test_compliance_reads_every_officers_batches_read_only(
     assert "All batches" in listing and "Upload a batch" not in listing
     for batch in (mine, theirs):
         assert f'href="/batches/{batch.pk}/"' in listing
-    assert "<td>officer</td>" in listing and "<td>other_officer</td>" in listing
+    assert 'data-label="Officer">officer</td>' in listing
+    assert 'data-label="Officer">other_officer</td>' in listing
     detail = client.get(reverse("applicants:batch_detail", args=[theirs.pk]))
     assert detail.status_code == 200 and "by other_officer" in detail.content.decode()
     status = client.get(reverse("applicants:batch_status", args=[theirs.pk])).json()
