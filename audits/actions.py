@@ -14,6 +14,8 @@ class AuditAction(models.TextChoices):
     TRAIL_EXPORTED = "audit.trail_exported", "Audit trail exported"
     MODEL_TRAINED = "model.trained", "Model trained"
     MODEL_ACTIVATED = "model.activated", "Model activated"
+    MODEL_CHALLENGER_SET = "model.challenger_set", "Challenger model set"
+    MODEL_CHALLENGER_CLEARED = "model.challenger_cleared", "Challenger model cleared"
     DECISION_OVERRIDDEN = "decision.overridden", "Decision overridden"
     DECISION_OVERRIDE_REFUSED = "decision.override_refused", "Override refused"
     APPLICATION_SUBMITTED = "application.submitted", "Application submitted"

@@ -127,7 +127,7 @@ def prepare_users_and_model(args: argparse.Namespace) -> str:
     version = args.bundle.name
     if not ModelVersion.objects.filter(version=version).exists():
         registry.model_version_register(bundle_path=args.bundle, profile="full", trained_by=None)
-    model = registry.model_version_activate(version=version, actor=None)
+    model = registry.model_version_activate(version=version, actor=None, reason="bench")
     log(f"model {model.version} ({model.profile}, {model.feature_count} features) active")
     return model.version
 

@@ -12,7 +12,14 @@ from applicants.batch_apis import BatchCreateApi, BatchDetailApi, BatchResultsAp
 from applicants.review_apis import ApplicationOverrideApi, ReviewQueueApi
 from credscope_site.api import ApiView
 from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
-from scoring.apis import ModelActiveApi, ModelListApi, PolicyCollectionApi
+from scoring.apis import (
+    ModelActivateApi,
+    ModelActiveApi,
+    ModelChallengerApi,
+    ModelListApi,
+    PolicyCollectionApi,
+    PolicyPreviewApi,
+)
 
 
 class SchemaApi(ApiView, SpectacularAPIView):
@@ -41,6 +48,9 @@ urlpatterns = [
     path("batches/<int:batch_id>/results.csv", BatchResultsApi.as_view(), name="batch-results"),
     path("models/", ModelListApi.as_view(), name="models"),
     path("models/active/", ModelActiveApi.as_view(), name="model-active"),
+    path("models/<str:version>/activate/", ModelActivateApi.as_view(), name="model-activate"),
+    path("models/<str:version>/challenger/", ModelChallengerApi.as_view(), name="model-challenger"),
     path("policies/", PolicyCollectionApi.as_view(), name="policies"),
+    path("policies/preview/", PolicyPreviewApi.as_view(), name="policy-preview"),
     path("schema/", SchemaApi.as_view(), name="schema"),
 ]

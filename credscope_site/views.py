@@ -14,6 +14,7 @@ from audits.selectors import latest_verification_run
 from credscope_site import health
 from credscope_site.navigation import items_for
 from credscope_site.roles import Perm, roles_of
+from scoring.oversight_views import oversight_summary
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -25,6 +26,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "areas": areas,
             "roles": roles_of(request.user),
             "applications": officer_dashboard(user=request.user),
+            # The model admin's tiles: champion, challenger, drift, last training.
+            "oversight": (
+                oversight_summary() if request.user.has_perm(Perm.ACTIVATE_MODEL) else None
+            ),
             "latest_run": latest_verification_run(user=request.user),
             "can_read_trail": request.user.has_perm(Perm.VIEW_AUDIT_TRAIL),
         },

@@ -29,7 +29,7 @@ from applicants.models import LoanApplication
 from audits import trail
 from audits.actions import AuditAction
 from credscope_site.fields import bulk_batch_size
-from scoring import queue, registry
+from scoring import challenger, queue, registry
 from scoring.models import BatchJob, Decision, DecisionPolicy
 from scoring.policy import current_policy, policy_apply
 from scoring.reasons import reasons_from_contributions
@@ -253,6 +253,7 @@ def _save_decisions(
                 for decision in decisions
             ]
         )
+        challenger.challenger_scoring_schedule(decision_ids=[d.pk for d in decisions])
     for decision in decisions:
         decision.application.status = Status.DECIDED
     return decisions

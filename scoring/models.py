@@ -41,6 +41,10 @@ class ModelVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     activated_at = models.DateTimeField(null=True, blank=True)
+    # The challenger scores every live decision in the background, beside the champion (the
+    # active version), never instead of it. At most one, and never the active one.
+    is_challenger = models.BooleanField(default=False)
+    challenger_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-trained_at", "-id"]
@@ -48,6 +52,15 @@ class ModelVersion(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["status"], condition=Q(status="active"), name="one_active_model_version"
+            ),
+            models.UniqueConstraint(
+                fields=["is_challenger"],
+                condition=Q(is_challenger=True),
+                name="one_challenger_model_version",
+            ),
+            models.CheckConstraint(
+                condition=~(Q(is_challenger=True) & Q(status="active")),
+                name="challenger_is_not_active",
             ),
         ]
 
@@ -146,6 +159,38 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outcome} ({self.probability_of_default:.3f}) for #{self.application_id}"
+
+
+class ChallengerScore(models.Model):
+    """What the challenger would have decided on a live application, stored beside the
+    champion's `Decision` for comparison. Never shown to officers as the decision."""
+
+    decision = models.ForeignKey(
+        Decision, on_delete=models.CASCADE, related_name="challenger_scores"
+    )
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    probability_of_default = models.FloatField()
+    risk_band = models.CharField(max_length=16, choices=RiskBand.choices)
+    # Under the policy that made the champion's decision, so the two differ only by model.
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    reasons = models.JSONField(default=list)
+    scoring_latency_ms = models.FloatField()
+    scored_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-scored_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "model_version"], name="one_challenger_score_per_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(probability_of_default__gte=0) & Q(probability_of_default__lte=1),
+                name="challenger_pd_is_a_probability",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"challenger {self.outcome} ({self.probability_of_default:.3f}) #{self.decision_id}"
 
 
 class BatchJob(models.Model):

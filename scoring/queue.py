@@ -16,6 +16,7 @@ import logging
 import threading
 
 from celery import current_app
+from django.conf import settings
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 SCORE_APPLICATION = "scoring.tasks.score_application"
 SCORE_BATCH = "scoring.tasks.score_batch"
+SCORE_CHALLENGER = "scoring.tasks.score_challenger"
 
 #: What a broker that is down or unreachable raises when a message is published.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
@@ -78,6 +80,31 @@ def application_scoring_enqueue(*, application_id: int) -> None:
 def batch_scoring_enqueue(*, batch_id: int) -> None:
     """Queue `score_batch(batch_id)`; call it after commit. Raises `BatchQueueUnavailable`."""
     _send(SCORE_BATCH, batch_id, BatchQueueUnavailable)
+
+
+def challenger_scoring_enqueue(*, decision_ids: list[int], version: str) -> None:
+    """Queue the challenger's shadow scoring of saved decisions on its own low-priority
+    queue (`CREDSCOPE_CHALLENGER_QUEUE`), which the champion's workers do not serve.
+
+    Best effort: a broker that refuses it is logged, never raised, because the champion's
+    decision is already made and must not fail for the challenger's sake.
+    """
+    app = current_app
+    args = [decision_ids, version]
+    try:
+        if app.conf.task_always_eager:
+            _registered(SCORE_CHALLENGER).apply(args=args)
+        else:
+            # The short delay lets a burst of decisions be scored by one task, in bulk.
+            app.send_task(
+                SCORE_CHALLENGER,
+                args=args,
+                queue=settings.CREDSCOPE_CHALLENGER_QUEUE,
+                countdown=settings.CREDSCOPE_CHALLENGER_DELAY,
+                ignore_result=True,
+            )
+    except Exception:  # shadow scoring never fails the champion's decision
+        logger.exception("challenger %s: %d decision(s) not queued", version, len(decision_ids))
 
 
 def _send(task_name: str, object_id: int, refused: type[ScoringQueueUnavailable]) -> None:

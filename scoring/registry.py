@@ -109,15 +109,36 @@ def model_version_register(
     return model_version
 
 
-def model_version_activate(*, version: str, actor: AbstractBaseUser | None) -> ModelVersion:
+#: The longest reason a person may give for a promotion, rollback or challenger change.
+MAX_REASON = 1000
+
+
+class ReasonRequired(RegistryError):
+    """A promotion or rollback without a written reason."""
+
+
+def _clean_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ReasonRequired("a reason is required: say why this version should decide")
+    if len(text) > MAX_REASON:
+        raise ReasonRequired(f"the reason is too long: at most {MAX_REASON} characters")
+    return text
+
+
+def model_version_activate(
+    *, version: str, actor: AbstractBaseUser | None, reason: str
+) -> ModelVersion:
     """Make `version` the single active one (also how a rollback is done).
 
     `actor` None is the operator at the command line (`activate_model`); a person must hold
-    the activate permission. The bundle is loaded and every checksum verified before
-    anything changes.
+    the activate permission. A written `reason` is required; it is audited with the version
+    that was active before and the one active after. The bundle is loaded and every checksum
+    verified before anything changes. A challenger that is promoted stops being one.
     """
     if actor is not None and not actor.has_perm(Perm.ACTIVATE_MODEL):
         raise PermissionDenied("only model admins may activate or roll back a model version")
+    reason = _clean_reason(reason)
     candidate = ModelVersion.objects.filter(version=version).first()
     if candidate is None:
         raise RegistryError(f"no model version {version!r} (see list_models)")
@@ -131,10 +152,21 @@ def model_version_activate(*, version: str, actor: AbstractBaseUser | None) -> M
         ModelVersion.objects.filter(pk__in=[m.pk for m in current]).update(
             status=ModelVersion.Status.RETIRED
         )
+        rollback = candidate.status == ModelVersion.Status.RETIRED
         candidate.status = ModelVersion.Status.ACTIVE
+        candidate.is_challenger = False
+        candidate.challenger_since = None
         candidate.activated_by = actor
         candidate.activated_at = timezone.now()
-        candidate.save(update_fields=["status", "activated_by", "activated_at"])
+        candidate.save(
+            update_fields=[
+                "status",
+                "is_challenger",
+                "challenger_since",
+                "activated_by",
+                "activated_at",
+            ]
+        )
         trail.record(
             action=AuditAction.MODEL_ACTIVATED,
             actor=actor,
@@ -143,15 +175,85 @@ def model_version_activate(*, version: str, actor: AbstractBaseUser | None) -> M
                 "version": candidate.version,
                 "before": [m.version for m in current],
                 "after": candidate.version,
+                "rollback": rollback,
+                "reason": reason,
             },
         )
     return candidate
 
 
+def challenger_model_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(is_challenger=True).first()
+
+
+def model_version_challenger_set(*, version: str, actor: AbstractBaseUser | None) -> ModelVersion:
+    """Make `version` the challenger: from now on every live decision is also scored by it,
+    in the background. Replaces the previous challenger; the active version cannot be one.
+    The bundle is verified first, so a broken bundle never reaches the workers."""
+    if actor is not None and not actor.has_perm(Perm.ACTIVATE_MODEL):
+        raise PermissionDenied("only model admins may set a challenger")
+    candidate = ModelVersion.objects.filter(version=version).first()
+    if candidate is None:
+        raise RegistryError(f"no model version {version!r} (see list_models)")
+    if candidate.status == ModelVersion.Status.ACTIVE:
+        raise RegistryError(f"model version {version} is active: it cannot challenge itself")
+    _load_verified(candidate)
+    with transaction.atomic():
+        previous = list(ModelVersion.objects.select_for_update().filter(is_challenger=True))
+        if any(model.pk == candidate.pk for model in previous):
+            return candidate
+        ModelVersion.objects.filter(pk__in=[m.pk for m in previous]).update(
+            is_challenger=False, challenger_since=None
+        )
+        candidate.is_challenger = True
+        candidate.challenger_since = timezone.now()
+        candidate.save(update_fields=["is_challenger", "challenger_since"])
+        trail.record(
+            action=AuditAction.MODEL_CHALLENGER_SET,
+            actor=actor,
+            target=candidate,
+            payload={
+                "version": candidate.version,
+                "before": {"challenger": [m.version for m in previous]},
+                "after": {"challenger": candidate.version},
+            },
+        )
+    return candidate
+
+
+def model_version_challenger_clear(*, version: str, actor: AbstractBaseUser | None) -> ModelVersion:
+    """Stop `version` challenging; the scores it made stay for comparison."""
+    if actor is not None and not actor.has_perm(Perm.ACTIVATE_MODEL):
+        raise PermissionDenied("only model admins may clear a challenger")
+    with transaction.atomic():
+        model = ModelVersion.objects.select_for_update().filter(version=version).first()
+        if model is None:
+            raise RegistryError(f"no model version {version!r} (see list_models)")
+        if not model.is_challenger:
+            raise RegistryError(f"model version {version} is not the challenger")
+        model.is_challenger = False
+        model.challenger_since = None
+        model.save(update_fields=["is_challenger", "challenger_since"])
+        trail.record(
+            action=AuditAction.MODEL_CHALLENGER_CLEARED,
+            actor=actor,
+            target=model,
+            payload={
+                "version": model.version,
+                "before": {"challenger": model.version},
+                "after": {"challenger": None},
+            },
+        )
+    return model
+
+
 # --- the scorer held by this process ----------------------------------------------------------
 
 _lock = threading.Lock()
-_loaded: dict[str, Any] = {"version": None, "scorer": None}
+# Loaded scorers by version: the champion, and in a challenger worker the challenger too.
+# A version activated or set since is loaded on first use; the oldest others are dropped.
+_loaded: dict[str, Scorer] = {}
+_MAX_LOADED = 2
 _history: dict[str, Any] = {"path": None, "store": None}
 
 
@@ -181,8 +283,28 @@ def score_records(
 
     Each gets the score `score_record` would give it; `latency_ms` is its share of the time.
     """
+    model_version = active_model_version()
+    if model_version is None:
+        raise NoActiveModel("no model version is active: run train_model --activate")
+    return score_records_with(
+        model_version=model_version,
+        application_rows=application_rows,
+        histories=histories,
+        external_ids=external_ids,
+    )
+
+
+def score_records_with(
+    *,
+    model_version: ModelVersion,
+    application_rows: list[dict[str, Any]],
+    histories: list[dict[str, list[dict[str, Any]]] | None],
+    external_ids: list[int | None],
+) -> list[Score]:
+    """`score_records` with a given version (the challenger's shadow scoring)."""
     started = time.perf_counter()
-    model_version, scorer, store = _active()
+    scorer = _scorer_for(model_version)
+    store = history_store()
     frames = [
         _history_frames(history, external_id, store)
         for history, external_id in zip(histories, external_ids, strict=True)
@@ -202,17 +324,43 @@ def score_records(
     ]
 
 
-def _active() -> tuple[ModelVersion, Scorer, HistoryStore | None]:
-    model_version = active_model_version()
-    if model_version is None:
-        raise NoActiveModel("no model version is active: run train_model --activate")
+def feature_values(
+    *,
+    model_version: ModelVersion,
+    application_rows: list[dict[str, Any]],
+    histories: list[dict[str, list[dict[str, Any]]] | None],
+    external_ids: list[int | None],
+    names: list[str],
+) -> dict[str, list[float | None]]:
+    """The values of features `names` for these applications, built by the same code that
+    scored them (drift monitoring; None for a missing value)."""
+    scorer = _scorer_for(model_version)
+    store = history_store()
+    frames = [
+        _history_frames(history, external_id, store)
+        for history, external_id in zip(histories, external_ids, strict=True)
+    ]
+    X = scorer.matrix_many(application_rows, frames)
+    index = {name: i for i, name in enumerate(scorer.feature_names)}
+    out: dict[str, list[float | None]] = {}
+    for name in names:
+        if name not in index or X is None:
+            continue
+        column = X[:, index[name]].astype(float)
+        out[name] = [None if value != value else float(value) for value in column]
+    return out
+
+
+def _scorer_for(model_version: ModelVersion) -> Scorer:
     with _lock:
-        if _loaded["version"] != model_version.version:
-            _loaded["scorer"] = _load_verified(model_version)
-            _loaded["version"] = model_version.version
+        scorer = _loaded.get(model_version.version)
+        if scorer is None:
+            scorer = _load_verified(model_version)
+            while len(_loaded) >= _MAX_LOADED:
+                _loaded.pop(next(iter(_loaded)))
+            _loaded[model_version.version] = scorer
             logger.info("loaded model version %s", model_version.version)
-        scorer = _loaded["scorer"]
-    return model_version, scorer, history_store()
+    return scorer
 
 
 def history_store() -> HistoryStore | None:

@@ -17,7 +17,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from applicants.models import LoanApplication
-from scoring import decide, sweeper
+from scoring import challenger, decide, sweeper
 from scoring.decide import TRANSIENT_ERRORS
 from scoring.models import BatchJob
 
@@ -93,6 +93,20 @@ def score_batch(self: Task, batch_id: int) -> None:
         decide.batch_decide(batch_id=batch_id, task_id=self.request.id)
     except BatchJob.DoesNotExist:
         logger.warning("batch %s no longer exists; nothing to score", batch_id)
+
+
+@shared_task(
+    name="scoring.tasks.score_challenger",
+    ignore_result=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=settings.CREDSCOPE_SCORING_RETRY_BACKOFF,
+    retry_backoff_max=settings.CREDSCOPE_SCORING_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=settings.CREDSCOPE_SCORING_MAX_RETRIES,
+)
+def score_challenger(decision_ids: list[int], version: str) -> int:
+    """The challenger's shadow scores of saved decisions (see scoring.challenger)."""
+    return challenger.challenger_decisions_score(decision_ids=decision_ids, version=version)
 
 
 @shared_task(name="scoring.tasks.requeue_stuck_applications")

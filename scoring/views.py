@@ -1,16 +1,24 @@
-"""Model registry pages: model admins compare and activate versions; compliance reads."""
+"""Model registry pages: model admins compare, promote and challenge versions; compliance
+reads. Promotion and rollback go through a confirmation page with a written reason."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from credscope_site.roles import Perm
-from scoring import registry
-from scoring.models import ModelVersion
+from scoring import oversight, registry
+from scoring.model_report import METRIC_HELP, comparison_rows, model_report
+from scoring.models import DecisionPolicy, ModelVersion
+
+
+def _policy() -> DecisionPolicy | None:
+    return DecisionPolicy.objects.order_by("-version").first()
 
 
 @permission_required(Perm.VIEW_MODELS, raise_exception=True)
@@ -30,46 +38,79 @@ def model_detail(request: HttpRequest, version: str) -> HttpResponse:
         request,
         "scoring/models/detail.html",
         {
-            "model": model_version,
-            **metrics_for_display(model_version.metrics or {}),
+            **model_report(model_version, _policy()),
+            "help": METRIC_HELP,
             "can_activate": request.user.has_perm(Perm.ACTIVATE_MODEL),
         },
     )
 
 
-def metrics_for_display(metrics: dict) -> dict:
-    """Held-out figures per base model and for the served (calibrated) ensemble, its
-    calibration by decile, the top features and the fairness tables of metrics.json."""
-    rows = [
-        {"name": name, **figures.get("holdout", {})}
-        for name, figures in (metrics.get("base_models") or {}).items()
-    ]
-    ensemble = (metrics.get("ensemble") or {}).get("holdout_calibrated")
-    if ensemble:
-        rows.append({"name": "ensemble (calibrated)", **ensemble})
-    fairness = metrics.get("fairness") or {}
-    attributes = {
-        name: value
-        for name, value in fairness.items()
-        if isinstance(value, dict) and "groups" in value
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=registry.MAX_REASON,
+        strip=True,
+        help_text="Why this version should decide from now on. Recorded in the audit trail.",
+        error_messages={"required": "Write the reason for this change; it is audited."},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(Perm.ACTIVATE_MODEL, raise_exception=True)
+def model_activate(request: HttpRequest, version: str) -> HttpResponse:
+    """GET: the candidate and the active version side by side, and the reason form.
+    POST: activate (or roll back) with the reason."""
+    candidate = get_object_or_404(ModelVersion, version=version)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            registry.model_version_activate(
+                version=version, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except registry.RegistryError as error:
+            form.add_error("reason" if isinstance(error, registry.ReasonRequired) else None,
+                           str(error))  # fmt: skip
+        else:
+            messages.success(request, f"Model {version} is now active.")
+            return redirect("models:detail", version=version)
+    active = registry.active_model_version()
+    policy = _policy()
+    candidate_report = model_report(candidate, policy)
+    active_report = model_report(active, policy) if active else None
+    context = {
+        "candidate": candidate_report,
+        "active": active_report,
+        "rows": comparison_rows(candidate_report, active_report),
+        "policy": policy,
+        "form": form,
+        "help": METRIC_HELP,
+        "rollback": candidate.status == ModelVersion.Status.RETIRED,
+        # Shown when the candidate has shadow-scored live decisions (now or earlier).
+        "comparison": oversight.challenger_comparison(model_version=candidate),
     }
-    importance = (metrics.get("ensemble") or {}).get("importance")
-    return {
-        "metric_rows": rows,
-        "calibration": (ensemble or {}).get("calibration", []),
-        "fairness_attributes": attributes,
-        "fairness_threshold": fairness.get("threshold"),
-        "importance": (importance or {}).get("top", [])[:15],
-    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "scoring/models/activate.html", context, status=status)
 
 
 @require_POST
 @permission_required(Perm.ACTIVATE_MODEL, raise_exception=True)
-def model_activate(request: HttpRequest, version: str) -> HttpResponse:
+def challenger_set(request: HttpRequest, version: str) -> HttpResponse:
     try:
-        registry.model_version_activate(version=version, actor=request.user)
-    except registry.RegistryError as error:
+        registry.model_version_challenger_set(version=version, actor=request.user)
+    except (registry.RegistryError, PermissionDenied) as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Model {version} is now active.")
-    return redirect("models:list")
+        messages.success(request, f"Model {version} now challenges every live decision.")
+    return redirect("models:detail", version=version)
+
+
+@require_POST
+@permission_required(Perm.ACTIVATE_MODEL, raise_exception=True)
+def challenger_clear(request: HttpRequest, version: str) -> HttpResponse:
+    try:
+        registry.model_version_challenger_clear(version=version, actor=request.user)
+    except (registry.RegistryError, PermissionDenied) as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Model {version} no longer challenges live decisions.")
+    return redirect("models:detail", version=version)

@@ -116,7 +116,9 @@ def trained_model(db, home_credit_sample_dir):
 
     result, _ = trained_bundle(home_credit_sample_dir)
     registry.model_version_register(bundle_path=result.bundle_path, profile="test", trained_by=None)
-    return registry.model_version_activate(version=result.version, actor=None)
+    return registry.model_version_activate(
+        version=result.version, actor=None, reason="the test model"
+    )
 
 
 # --- personas ---------------------------------------------------------------------------------

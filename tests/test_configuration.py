@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -157,3 +158,24 @@ def test_a_migration_url_for_another_database_is_refused() -> None:
     assert malformed.stderr.startswith(
         "credscope: configuration error: DATABASE_URL_MIGRATE is malformed"
     )
+
+
+def test_production_logs_are_json_lines_with_the_request_id(tmp_path) -> None:
+    code = (
+        "import django, logging; django.setup();"
+        "from credscope_site import middleware;"
+        "middleware._current_request_id.set('abc123');"
+        "logging.getLogger('scoring.decide').warning('decided %s', 7)"
+    )
+    result = run(
+        ["-c", code],
+        DJANGO_SETTINGS_MODULE="credscope_site.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        AUDIT_CHAIN_KEY=secrets.token_urlsafe(48),
+        ALLOWED_HOSTS="credscope.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'log.sqlite3'}",
+    )
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["message"] == "decided 7" and line["request_id"] == "abc123"
+    assert line["level"] == "WARNING" and line["logger"] == "scoring.decide"

@@ -326,6 +326,13 @@ if not 0 < CREDSCOPE_SENIOR_OVERRIDE_PD <= 1:
 CREDSCOPE_SCORING_MAX_RETRIES = env.int("CREDSCOPE_SCORING_MAX_RETRIES", default=5)
 CREDSCOPE_SCORING_RETRY_BACKOFF = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF", default=2)
 CREDSCOPE_SCORING_RETRY_BACKOFF_MAX = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF_MAX", default=120)
+# The challenger's shadow scoring runs on its own queue, served by its own (low-priority)
+# worker, so it never waits in line before a champion decision (docker-compose.yml).
+CREDSCOPE_CHALLENGER_QUEUE = env.str("CREDSCOPE_CHALLENGER_QUEUE", default="challenger")
+# How many decisions one challenger task scores at once (one feature build, one SHAP pass).
+CREDSCOPE_CHALLENGER_CHUNK = env.int("CREDSCOPE_CHALLENGER_CHUNK", default=200)
+# Seconds a challenger task waits before it runs, so that one task scores a burst in bulk.
+CREDSCOPE_CHALLENGER_DELAY = env.float("CREDSCOPE_CHALLENGER_DELAY", default=2.0)
 # A SCORING claim older than this belongs to a dead task (longer than the hard time limit).
 CREDSCOPE_SCORING_CLAIM_TIMEOUT = env.int(
     "CREDSCOPE_SCORING_CLAIM_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60
@@ -344,12 +351,21 @@ CREDSCOPE_RESUBMISSION_DAYS = env.int("CREDSCOPE_RESUBMISSION_DAYS", default=30)
 # Uploads above Django's default in-memory limit go to a temporary file, not into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
+# `/metrics` answers the loopback address, or a scraper sending this bearer token.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "credscope_site.middleware.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        # One JSON object per line, for a log shipper (production's default).
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "handlers": {
         "console": {

@@ -82,9 +82,9 @@ def test_only_model_admins_train_or_activate(request, db, persona, tmp_path) -> 
         version="candidate", profile="test", bundle_path=str(tmp_path), feature_count=1
     )
     with pytest.raises(PermissionDenied, match="only model admins may activate"):
-        registry.model_version_activate(version="candidate", actor=user)
+        registry.model_version_activate(version="candidate", actor=user, reason="r")
     with pytest.raises(CommandError, match="only model admins may activate"):
-        call_command("activate_model", "candidate", "--user", user.username)
+        call_command("activate_model", "candidate", "--user", user.username, "--reason", "r")
     assert ModelVersion.objects.get().status == ModelVersion.Status.CANDIDATE
     with pytest.raises(PermissionDenied, match="only model admins may train"):
         registry.model_version_register(bundle_path=tmp_path, profile="test", trained_by=user)
@@ -93,7 +93,7 @@ def test_only_model_admins_train_or_activate(request, db, persona, tmp_path) -> 
 
 def test_activation_keeps_one_active_version_and_rolls_back(trained_model, model_admin) -> None:
     with pytest.raises(registry.RegistryError, match="no model version 'nope'"):
-        registry.model_version_activate(version="nope", actor=model_admin)
+        registry.model_version_activate(version="nope", actor=model_admin, reason="r")
 
     # A second registered version, then a rollback to the first.
     ModelVersion.objects.create(
@@ -102,10 +102,17 @@ def test_activation_keeps_one_active_version_and_rolls_back(trained_model, model
         bundle_path=str(trained_model.bundle_path),
         feature_count=trained_model.feature_count,
     )
-    registry.model_version_activate(version="second", actor=model_admin)
+    registry.model_version_activate(version="second", actor=model_admin, reason="try it")
     statuses = dict(ModelVersion.objects.values_list("version", "status"))
     assert statuses == {trained_model.version: "retired", "second": "active"}
-    call_command("activate_model", trained_model.version, "--user", model_admin.username)
+    call_command(
+        "activate_model",
+        trained_model.version,
+        "--user",
+        model_admin.username,
+        "--reason",
+        "second fails",
+    )
     statuses = dict(ModelVersion.objects.values_list("version", "status"))
     assert statuses == {trained_model.version: "active", "second": "retired"}
     event = (
@@ -115,6 +122,8 @@ def test_activation_keeps_one_active_version_and_rolls_back(trained_model, model
         "version": trained_model.version,
         "before": ["second"],
         "after": trained_model.version,
+        "rollback": True,
+        "reason": "second fails",
     }
     assert event.actor == model_admin
 
@@ -129,7 +138,7 @@ def test_a_modified_bundle_is_refused_naming_the_file(
         version="tampered", profile="test", bundle_path=str(tampered), feature_count=1
     )
     with pytest.raises(CommandError, match=r"metrics\.json"):
-        call_command("activate_model", "tampered")
+        call_command("activate_model", "tampered", "--reason", "test")
     assert ModelVersion.objects.get(version="tampered").status == "candidate"
     assert registry.active_model_version() == trained_model
 
@@ -163,13 +172,15 @@ def test_model_pages_show_metrics_and_only_model_admins_activate(
 
     client.force_login(compliance)
     page = client.get(f"/models/{trained_model.version}/").content.decode()
-    assert "ensemble (calibrated)" in page and "Calibration by decile" in page
-    assert "CODE_GENDER" in page and "Demographic-parity ratio" in page
+    assert "Ensemble (served, calibrated)" in page and "Calibration by decile" in page
+    assert "Gender" in page and "Demographic-parity ratio" in page
     assert "Most important features" in page
-    assert client.post("/models/older/activate/").status_code == 403
+    assert client.post("/models/older/activate/", {"reason": "x"}).status_code == 403
 
     client.force_login(model_admin)
-    assert "Roll back to this" in client.get("/models/").content.decode()
-    response = client.post("/models/older/activate/", follow=True)
+    assert "Roll back…" in client.get("/models/").content.decode()
+    response = client.post(
+        "/models/older/activate/", {"reason": "back to the older one"}, follow=True
+    )
     assert "Model older is now active." in response.content.decode()
     assert registry.active_model_version().version == "older"

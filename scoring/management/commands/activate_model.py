@@ -13,11 +13,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("version")
         parser.add_argument("--user", help="username recorded as the activator in the audit trail")
+        parser.add_argument(
+            "--reason", required=True, help="why this version should decide (audited)"
+        )
 
-    def handle(self, *args, version: str, user: str | None, **options) -> None:
+    def handle(self, *args, version: str, user: str | None, reason: str, **options) -> None:
         actor = actor_named(user)
         try:
-            model_version = registry.model_version_activate(version=version, actor=actor)
+            model_version = registry.model_version_activate(
+                version=version, actor=actor, reason=reason
+            )
         except (registry.RegistryError, PermissionDenied) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"active model version: {model_version.version}"))

@@ -76,7 +76,11 @@ class Command(BaseCommand):
                 bundle_path=result.bundle_path, profile=options["profile"], trained_by=user
             )
             if options["activate"]:
-                registry.model_version_activate(version=model_version.version, actor=user)
+                registry.model_version_activate(
+                    version=model_version.version,
+                    actor=user,
+                    reason="trained with train_model --activate",
+                )
         except (registry.RegistryError, PermissionDenied) as error:
             raise CommandError(str(error)) from None
         line = {**result.headline(), "activated": bool(options["activate"])}

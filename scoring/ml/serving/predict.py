@@ -168,6 +168,18 @@ class Scorer:
         exactly the result :meth:`score_one` would give: the applicants are numbered apart,
         and their bureau ids too, so no applicant's history can reach another's row.
         """
+        X = self.matrix_many(applications, histories)
+        if X is None:
+            return []
+        return self._results(self.explain(X), top)
+
+    def matrix_many(
+        self,
+        applications: Sequence[Mapping[str, Any]],
+        histories: Sequence[Mapping[str, Any] | None],
+    ) -> np.ndarray | None:
+        """The model matrix of many applicants, each with its own history (None if none):
+        what :meth:`score_many` scores, and what drift monitoring compares."""
         rows: list[dict[str, Any]] = []
         tables: dict[str, list[dict[str, Any]]] = {name: [] for name in HISTORY_TABLES}
         for number, (application, history) in enumerate(
@@ -181,9 +193,8 @@ class Scorer:
                     records = [_renumbered_bureau(r, bureau_ids, number) for r in records]
                 tables[name].extend(records)
         if not rows:
-            return []
-        X = self.features(rows, {k: v for k, v in tables.items() if v}).X
-        return self._results(self.explain(X), top)
+            return None
+        return self.features(rows, {k: v for k, v in tables.items() if v}).X
 
     def _results(self, explanation: Explanation, top: int) -> list[ScoreResult]:
         """One result per explained row, its contributions grouped to readable features."""

@@ -37,6 +37,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from scoring.ml.features.build import FeatureSet
+from scoring.ml.monitoring import reference_distributions
 from scoring.ml.probability import sigmoid
 from scoring.ml.serving.explain import native_contributions
 from scoring.ml.training.learners import BASE_MODELS, LEARNERS
@@ -44,7 +45,9 @@ from scoring.ml.training.metrics import (
     DEFAULT_THRESHOLD,
     fairness_report,
     importance_table,
+    pd_histogram,
     roc_auc,
+    roc_points,
     score_metrics,
 )
 from scoring.ml.training.profiles import PROFILES, Profile
@@ -365,6 +368,21 @@ def _metrics(
         "calibration": {"method": "platt", "slope": slope, "intercept": intercept},
         "importance": _ensemble_importance(features, hold, models, meta, calibration),
     }
+    # What the model pages draw (ROC, the confusion matrix at any policy) and what drift is
+    # measured against; bundles written before these keys existed simply lack them.
+    out["ensemble"]["curves"] = {
+        "roc": roc_points(y[hold], p_crossfit),
+        "oracle_roc": None if o_hold is None else roc_points(y[hold], o_hold),
+        "pd_histogram": pd_histogram(y[hold], p_crossfit),
+        # Per protected group, so fairness can be read at whatever thresholds a policy sets.
+        "group_pd_histograms": _group_histograms(features, hold, y[hold], p_crossfit),
+    }
+    out["reference"] = reference_distributions(
+        X=features.X[hold],
+        feature_names=features.feature_names,
+        importance=out["ensemble"]["importance"]["top"],
+        probabilities=p_crossfit,
+    )
     best_base = max(out["base_models"][m]["oof"]["roc_auc"] for m in BASE_MODELS)
     out["headline"] = {
         "ensemble_oof_auc": out["ensemble"]["oof"]["roc_auc"],
@@ -380,6 +398,19 @@ def _metrics(
     out["fairness"]["data"] = "held-out rows, cross-fitted calibrated PD"
     if not all(math.isfinite(v) for v in (slope, intercept)):
         raise RuntimeError("calibration failed (non-finite coefficients)")
+    return out
+
+
+def _group_histograms(
+    features: FeatureSet, hold: np.ndarray, y: np.ndarray, p: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    protected = features.protected.iloc[hold].reset_index(drop=True)
+    out: dict[str, dict[str, Any]] = {}
+    for attribute in ("CODE_GENDER", "AGE_BAND"):
+        groups = protected[attribute].astype(str).replace("", "unknown").to_numpy()
+        out[attribute] = {
+            str(g): pd_histogram(y[groups == g], p[groups == g]) for g in np.unique(groups)
+        }
     return out
 
 

@@ -98,6 +98,60 @@ def score_metrics(
     return out
 
 
+#: The PD grid of the class-conditional histogram: 400 buckets of 0.25 percentage points,
+#: fine enough to read a confusion matrix at any policy threshold set in such steps.
+PD_GRID_STEP = 0.0025
+#: Points of a stored ROC curve (false-positive rates 0, 1/100, ..., 1).
+ROC_POINTS = 101
+
+
+def roc_points(y: np.ndarray, score: np.ndarray, points: int = ROC_POINTS) -> dict[str, list]:
+    """The ROC curve sampled at evenly spaced false-positive rates (a chart needs no more)."""
+    y = np.asarray(y)
+    if y.size == 0 or y.min() == y.max():
+        return {"fpr": [], "tpr": []}
+    fpr, tpr, _ = roc_curve(y, score)
+    grid = np.linspace(0.0, 1.0, points)
+    return {
+        "fpr": [round(float(v), 4) for v in grid],
+        "tpr": [round(float(v), 4) for v in np.interp(grid, fpr, tpr)],
+    }
+
+
+def pd_histogram(y: np.ndarray, p: np.ndarray, step: float = PD_GRID_STEP) -> dict[str, Any]:
+    """Rows per PD bucket ``[k step, (k+1) step)``, separately for defaults and the rest:
+    from it a confusion matrix at any thresholds on the grid can be read later."""
+    y = np.asarray(y).astype(bool)
+    buckets = round(1 / step)
+    index = np.clip(np.floor(np.asarray(p, dtype=np.float64) / step).astype(int), 0, buckets - 1)
+    return {
+        "step": step,
+        "defaults": np.bincount(index[y], minlength=buckets).tolist(),
+        "non_defaults": np.bincount(index[~y], minlength=buckets).tolist(),
+    }
+
+
+def confusion_at(
+    histogram: Mapping[str, Any], *, approve_below: float, reject_at_or_above: float
+) -> dict[str, dict[str, int]]:
+    """Actual (default / repaid) against the policy's outcome (approve / refer / reject),
+    read off a :func:`pd_histogram`. A threshold between grid points is rounded to the
+    nearest one; the policy's half-open rule (a PD on the threshold is the riskier side)
+    matches the buckets' closed left edge."""
+    step = float(histogram["step"])
+    approve = round(approve_below / step)
+    reject = round(reject_at_or_above / step)
+    out = {}
+    for actual, key in (("default", "defaults"), ("repaid", "non_defaults")):
+        counts = histogram[key]
+        out[actual] = {
+            "approve": int(sum(counts[:approve])),
+            "refer": int(sum(counts[approve:reject])),
+            "reject": int(sum(counts[reject:])),
+        }
+    return out
+
+
 def importance_table(names: Sequence[str], gains: np.ndarray, top: int = TOP_IMPORTANCE) -> dict:
     """Gain importance normalised to sum 1, the ``top`` features, largest first."""
     gains = np.asarray(gains, dtype=np.float64)

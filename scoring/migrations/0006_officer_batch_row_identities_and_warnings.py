@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scoring", "0004_four_eyes_senior_permission"),
+        ("scoring", "0005_oversight_challenger"),
     ]
 
     operations = [
