@@ -60,17 +60,21 @@ demo-model: demo-data migrate
 demo-seed: demo-setup demo-model
 	$(MANAGE) seed_demo_applications --username officer
 
-# Scoring runs in a real Celery worker beside runserver, with a folder as the broker (no Redis
-# needed), so uploads and forms return at once; Ctrl-C stops both. Its log: var/demo-worker.log.
+# Served with DEBUG off (credscope_site.settings.demo), so visitors' mistakes get the friendly
+# 404/403 pages. Scoring runs in a real Celery worker beside the web process, with a folder as
+# the broker (no Redis needed), so uploads and forms return at once; Ctrl-C stops both. The
+# worker's log: var/demo-worker.log. The last lines printed are the address and where the
+# passwords are.
+DEMO_SETTINGS := credscope_site.settings.demo
 DEMO_TASKS := var/tasks
 
 demo: demo-setup vendor demo-seed
-	@echo "CredScope is at http://$(DEMO_ADDR)/  (Ctrl-C stops it)"
-	@CREDSCOPE_TASK_DIR=$(DEMO_TASKS) $(BIN)/celery -A credscope_site worker --beat \
+	@export DJANGO_SETTINGS_MODULE=$(DEMO_SETTINGS) CREDSCOPE_TASK_DIR=$(DEMO_TASKS); \
+	  $(BIN)/celery -A credscope_site worker --beat \
 	    --schedule var/celerybeat-schedule --pool=solo --loglevel=INFO \
 	    --logfile var/demo-worker.log & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	  CREDSCOPE_TASK_DIR=$(DEMO_TASKS) $(MANAGE) runserver $(DEMO_ADDR)
+	  DJANGO_RUNSERVER_HIDE_WARNING=true $(MANAGE) serve_demo $(DEMO_ADDR)
 
 test: venv vendor
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -34,6 +34,10 @@ class BatchOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     total_rows = serializers.IntegerField()
     invalid_rows = serializers.IntegerField()
+    row_warnings = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text='Rows scored with a warning: {"<row>": {"SK_ID_CURR": "already submitted ..."}}',
+    )
     failure_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -107,6 +111,9 @@ class BatchCreateApi(ApiView):
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
                 headers={"Retry-After": "30", "Location": url},
             )
+        # Read again: without a broker the rows were scored in this request, after `batch`
+        # was loaded, and the answer's status must agree with the progress read beside it.
+        batch.refresh_from_db()
         return Response(
             BatchOutputSerializer(batch).data,
             status=status.HTTP_202_ACCEPTED,

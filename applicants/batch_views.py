@@ -18,11 +18,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from applicants import selectors as applicant_selectors
 from applicants.forms import BatchUploadForm
 from applicants.services import batch_intake
 from credscope_site.roles import Perm
-from scoring import selectors
+from scoring import batch_charts, selectors
 from scoring.ml.schema.records import REQUIRED_APPLICATION_COLUMNS
 from scoring.models import BatchJob
 from scoring.queue import BatchQueueUnavailable
@@ -36,7 +35,7 @@ APPLICATIONS_SHOWN = 200
 @require_GET
 @permission_required(Perm.VIEW_BATCHES, raise_exception=True)
 def batch_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.batch_list_for(user=request.user), PAGE_SIZE).get_page(
+    page = Paginator(selectors.batch_list_with_outcomes_for(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(
@@ -90,6 +89,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             "form": form,
             "required_columns": REQUIRED_APPLICATION_COLUMNS,
             "max_rows": settings.CREDSCOPE_BATCH_MAX_ROWS,
+            "resubmission_days": settings.CREDSCOPE_RESUBMISSION_DAYS,
             "max_megabytes": settings.CREDSCOPE_BATCH_MAX_BYTES // (1024 * 1024),
         },
         status=400 if form.is_bound and form.errors else 200,
@@ -129,8 +129,10 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         row_errors = selectors.batch_row_errors(batch=batch)
         applications = list(selectors.batch_applications(batch=batch)[: APPLICATIONS_SHOWN + 1])
         context |= {
-            "histogram": applicant_selectors.batch_histogram(batch=batch),
+            "histogram": batch_charts.batch_histogram(batch=batch),
+            "bands": batch_charts.batch_band_counts(batch=batch),
             "row_errors": row_errors[:ERRORS_SHOWN],
+            "row_warnings": selectors.batch_row_warnings(batch=batch)[:ERRORS_SHOWN],
             "more_errors": max(0, len(row_errors) - ERRORS_SHOWN),
             "applications": applications[:APPLICATIONS_SHOWN],
             "more_applications": len(applications) > APPLICATIONS_SHOWN,

@@ -18,6 +18,43 @@ from django.utils import timezone
 from applicants.models import LoanApplication
 from scoring.models import Outcome
 
+# Sort keys -> the column they order by (the same on the page, the export and the API).
+SORT_FIELDS = {
+    "submitted_at": "submitted",
+    "applicant__full_name": "name",
+    "amt_credit": "credit",
+    "decision__probability_of_default": "pd",
+    "id": "id",
+}
+SORT_CHOICES = (
+    ("submitted", "Oldest first"),
+    ("-pd", "Highest PD first"),
+    ("pd", "Lowest PD first"),
+    ("-credit", "Largest credit first"),
+    ("credit", "Smallest credit first"),
+    ("name", "Applicant A\u2013Z"),
+    ("-name", "Applicant Z\u2013A"),
+    ("-submitted", "Newest first"),
+    ("id", "Application # ascending"),
+    ("-id", "Application # descending"),
+)
+
+
+# The browser's date picker on the page; the value travels as YYYY-MM-DD either way.
+_DAY = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class _Sort(django_filters.OrderingFilter):
+    """Choices worded for people ("Highest PD first"), not "PD (descending)"."""
+
+    def build_choices(self, fields: dict[str, str], labels: dict[str, str]) -> list:
+        return list(SORT_CHOICES)
+
+    def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
+        qs = super().filter(qs, value)
+        # A stable order for equal keys (many PDs tie), so pages never repeat or skip a row.
+        return qs.order_by(*qs.query.order_by, "-id") if value else qs
+
 
 class ApplicationFilterForm(forms.Form):
     def clean(self) -> dict[str, Any]:
@@ -45,11 +82,13 @@ class ApplicationFilter(django_filters.FilterSet):
         empty_label="Any outcome",
     )
     date_from = django_filters.DateFilter(
-        label="Submitted from", method="filter_date_from", help_text="inclusive"
+        label="Submitted from", method="filter_date_from", help_text="inclusive", widget=_DAY
     )
     date_to = django_filters.DateFilter(
-        label="Submitted to", method="filter_date_to", help_text="inclusive"
+        label="Submitted to", method="filter_date_to", help_text="inclusive", widget=_DAY
     )
+    # `sort=pd` or `sort=-pd` (descending); unset keeps the newest first.
+    sort = _Sort(label="Sort by", fields=SORT_FIELDS, empty_label="Newest first")
 
     class Meta:
         model = LoanApplication

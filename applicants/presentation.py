@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from credscope_site import formatting
 from scoring.ml.features.build import feature_catalogue
 from scoring.ml.features.families import COLUMN_LABELS
 from scoring.ml.schema.tables import DAYS_SENTINEL
@@ -286,7 +287,7 @@ def key_figures(row: Mapping[str, Any]) -> list[Figure]:
 
 
 def _money(value: Any) -> str | None:
-    return None if value is None else f"{value:,.0f}"
+    return None if value is None else formatting.money(value)
 
 
 _NICE_WIDTHS = (0.005, 0.01, 0.02, 0.025, 0.05, 0.1)

@@ -10,6 +10,7 @@ app_name = "applicants"
 urlpatterns = [
     path("applications/", views.application_list, name="list"),
     path("applications/new/", views.application_new, name="new"),
+    path("applications/export.csv", views.application_export, name="export"),
     path("applications/<int:application_id>/", views.application_detail, name="detail"),
     path("applications/<int:application_id>/status/", views.application_status, name="status"),
     path(

@@ -10,6 +10,8 @@ from credscope_site.metrics import metrics_view
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("health/", views.health_view, name="health"),
+    # Browsers and tools ask for /favicon.ico whatever the page links; answer with the icon.
+    path("favicon.ico", views.favicon, name="favicon"),
     path("metrics", metrics_view, name="metrics"),
     path(
         "accounts/login/",

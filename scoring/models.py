@@ -211,6 +211,12 @@ class BatchJob(models.Model):
     invalid_rows = models.PositiveIntegerField(default=0)
     # Row-level validation errors, {"<row number>": {"COLUMN": "message", ...}}.
     row_errors = models.JSONField(default=dict)
+    # What identifies each invalid row, as written in the file ({"<row>": {"SK_ID_CURR": ...,
+    # "full_name": ...}}), so the results CSV can name the person a rejected line was about.
+    row_identities = models.JSONField(default=dict, blank=True)
+    # Row-level warnings that did not stop the row, {"<row number>": {"COLUMN": "message"}}:
+    # e.g. an SK_ID_CURR already submitted within CREDSCOPE_RESUBMISSION_DAYS.
+    row_warnings = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from applicants.models import LoanApplication
 from credscope_site.roles import Perm
@@ -26,6 +26,7 @@ FINISHED = (BatchJob.Status.DONE, BatchJob.Status.FAILED)
 RESULT_COLUMNS = (
     "row",
     "SK_ID_CURR",
+    "full_name",
     "application_id",
     "status",
     "outcome",
@@ -35,6 +36,7 @@ RESULT_COLUMNS = (
     "model_version",
     "policy_version",
     "errors",
+    "warnings",
 )
 
 
@@ -50,6 +52,19 @@ def batch_list_for(*, user: AbstractBaseUser) -> QuerySet[BatchJob]:
     if user.has_perm(Perm.VIEW_ALL_APPLICATIONS):
         return batches
     return batches.filter(created_by=user)
+
+
+def batch_list_with_outcomes_for(*, user: AbstractBaseUser) -> QuerySet[BatchJob]:
+    """`batch_list_for` with each batch's count of model decisions per outcome
+    (`n_approve`, `n_refer`, `n_reject`), for the batch list."""
+    return batch_list_for(user=user).annotate(
+        **{
+            f"n_{outcome.value.lower()}": Count(
+                "applications__decision", filter=Q(applications__decision__outcome=outcome)
+            )
+            for outcome in Outcome
+        }
+    )
 
 
 def batch_get_for(*, user: AbstractBaseUser, batch_id: int) -> BatchJob:
@@ -75,8 +90,16 @@ def batch_row_errors(*, batch: BatchJob) -> list[tuple[int, list[tuple[str, str]
     )
 
 
+def batch_row_warnings(*, batch: BatchJob) -> list[tuple[int, list[tuple[str, str]]]]:
+    """The rows accepted with a warning, in file order, each with its (field, message) pairs."""
+    return sorted(
+        ((int(row), list(warnings.items())) for row, warnings in batch.row_warnings.items()),
+        key=lambda item: item[0],
+    )
+
+
 def batch_applications(*, batch: BatchJob) -> QuerySet[LoanApplication]:
-    return batch.applications.select_related("decision").order_by("batch_row")
+    return batch.applications.select_related("applicant", "decision").order_by("batch_row")
 
 
 def batch_progress(*, batch: BatchJob) -> dict[str, Any]:
@@ -112,6 +135,11 @@ def batch_progress(*, batch: BatchJob) -> dict[str, Any]:
         if batch.total_rows
         else 100.0,
         "outcomes": {outcome.value: outcomes.get(outcome, 0) for outcome in Outcome},
+        # Shares of the scored rows, in percent (rows with errors are not decisions).
+        "rates": {
+            outcome.value: round(100.0 * outcomes.get(outcome, 0) / decided, 1) if decided else None
+            for outcome in Outcome
+        },
     }
 
 
@@ -145,14 +173,27 @@ def batch_results_rows(*, batch: BatchJob) -> Iterator[list[str]]:
     }
     for number in range(1, batch.total_rows + 1):
         errors = batch.row_errors.get(str(number))
+        warnings = _errors_text(batch.row_warnings.get(str(number)))
         application = applications.get(number)
         if application is None:
-            yield [str(number), "", "", "INVALID", "", "", "", "", "", "", _errors_text(errors)]
+            # The line's SK_ID_CURR and name as written, so the person can still be found.
+            identity = batch.row_identities.get(str(number), {})
+            yield [
+                str(number),
+                identity.get("SK_ID_CURR", ""),
+                identity.get("full_name", ""),
+                "",
+                "INVALID",
+                *[""] * 6,
+                _errors_text(errors),
+                warnings,
+            ]
             continue
         decision = getattr(application, "decision", None)
         yield [
             str(number),
             _text(application.applicant.external_id),
+            application.applicant.full_name,
             str(application.pk),
             application.status,
             decision.outcome if decision else "",
@@ -162,6 +203,7 @@ def batch_results_rows(*, batch: BatchJob) -> Iterator[list[str]]:
             decision.model_version.version if decision else "",
             str(decision.policy.version) if decision else "",
             application.failure_reason,
+            warnings,
         ]
 
 

@@ -15,12 +15,15 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from applicants.models import Applicant, LoanApplication
@@ -32,6 +35,7 @@ from applicants.services.submit import (
 )
 from audits import trail
 from audits.actions import AuditAction
+from credscope_site import formatting
 from credscope_site.fields import bulk_batch_size
 from credscope_site.roles import Perm
 from scoring import queue, registry
@@ -44,12 +48,17 @@ from scoring.ml.schema.records import (
 from scoring.models import BatchJob
 
 EXTERNAL_ID_COLUMN = "SK_ID_CURR"
+# Optional: the applicant's name, shown in the lists (not a model input).
+FULL_NAME_COLUMN = "full_name"
+FULL_NAME_MAX = Applicant._meta.get_field("full_name").max_length
 KNOWN_COLUMNS = frozenset(APPLICATION_TABLE.column_names) - ASSIGNED_COLUMNS
+EXTRA_COLUMNS = frozenset({EXTERNAL_ID_COLUMN, FULL_NAME_COLUMN})
 
 # The template a loan officer downloads: the usual columns and two filled-in examples
 # (Kaggle conventions: day offsets before the application, 365243 = not employed).
 TEMPLATE_COLUMNS = (
     EXTERNAL_ID_COLUMN,
+    FULL_NAME_COLUMN,
     "NAME_CONTRACT_TYPE",
     "CODE_GENDER",
     "FLAG_OWN_CAR",
@@ -75,6 +84,7 @@ TEMPLATE_COLUMNS = (
 TEMPLATE_EXAMPLES = (
     (
         "",
+        "Jana Novakova",
         "Cash loans",
         "F",
         "N",
@@ -99,6 +109,7 @@ TEMPLATE_EXAMPLES = (
     ),
     (
         "",
+        "Petr Svoboda",
         "Revolving loans",
         "M",
         "Y",
@@ -142,16 +153,21 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
     if not actor.has_perm(Perm.SUBMIT_BATCH):
         raise PermissionDenied("this role may not submit batches")
     header, lines = parse_csv(content)
-    valid: list[tuple[int, dict[str, Any], int | None]] = []
+    valid: list[tuple[int, dict[str, Any], int | None, str]] = []
     row_errors: dict[str, dict[str, str]] = {}
+    row_identities: dict[str, dict[str, str]] = {}
     for number, cells in enumerate(lines, start=1):
-        row, external_id, errors = _clean_line(header, cells)
-        if not errors:
-            errors = storage_errors(row, {})
+        line = _clean_line(header, cells)
+        errors = line.errors or storage_errors(line.row, {})
         if errors:
             row_errors[str(number)] = errors
+            if line.identity:
+                row_identities[str(number)] = line.identity
         else:
-            valid.append((number, row, external_id))
+            valid.append((number, line.row, line.external_id, line.full_name))
+    row_warnings = resubmission_warnings(
+        [(number, external_id) for number, _, external_id, _ in valid]
+    )
     if valid and registry.active_model_version() is None:
         raise registry.NoActiveModel("no model version is active: nothing could score the batch")
 
@@ -164,12 +180,14 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
             total_rows=len(lines),
             invalid_rows=len(row_errors),
             row_errors=row_errors,
+            row_identities=row_identities,
+            row_warnings=row_warnings,
             finished_at=None if valid else timezone.now(),
         )
         applicants = Applicant.objects.bulk_create(
             [
-                Applicant(**applicant_fields(row, "", external_id, actor))
-                for _, row, external_id in valid
+                Applicant(**applicant_fields(row, full_name, external_id, actor))
+                for _, row, external_id, full_name in valid
             ],
             batch_size=bulk_batch_size(Applicant),
         )
@@ -181,7 +199,7 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
                     batch_row=number,
                     **application_fields(row, {}, actor, LoanApplication.Channel.BATCH),
                 )
-                for applicant, (number, row, _) in zip(applicants, valid, strict=True)
+                for applicant, (number, row, _, _) in zip(applicants, valid, strict=True)
             ],
             batch_size=bulk_batch_size(LoanApplication),
         )
@@ -205,6 +223,7 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
                 "total_rows": batch.total_rows,
                 "valid_rows": len(applications),
                 "invalid_rows": batch.invalid_rows,
+                "rows_with_warnings": len(row_warnings),
                 "before": None,
                 "after": {"status": batch.status},
             },
@@ -251,7 +270,7 @@ def _check_header(header: Sequence[str]) -> None:
     duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
     if duplicates:
         errors["header"] = f"repeats column(s): {', '.join(duplicates)}"
-    unknown = [name for name in header if name not in KNOWN_COLUMNS and name != EXTERNAL_ID_COLUMN]
+    unknown = [name for name in header if name not in KNOWN_COLUMNS | EXTRA_COLUMNS]
     if unknown:
         errors["columns"] = (
             f"unknown column(s): {', '.join(unknown[:20])}"
@@ -265,23 +284,79 @@ def _check_header(header: Sequence[str]) -> None:
         raise BatchInvalid(errors)
 
 
-def _clean_line(
-    header: Sequence[str], cells: Sequence[str]
-) -> tuple[dict[str, Any], int | None, dict[str, str]]:
+@dataclass
+class _Line:
+    row: dict[str, Any] = field(default_factory=dict)
+    external_id: int | None = None
+    full_name: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    # The line's SK_ID_CURR and name as written, kept for an invalid line's results row.
+    identity: dict[str, str] = field(default_factory=dict)
+
+
+def _clean_line(header: Sequence[str], cells: Sequence[str]) -> _Line:
+    line = _Line()
+    # A short or long line still names its person when those columns are within reach.
+    for column in (EXTERNAL_ID_COLUMN, FULL_NAME_COLUMN):
+        position = header.index(column) if column in header else len(cells)
+        if position < len(cells) and (text := cells[position].strip()):
+            line.identity[column] = text[:FULL_NAME_MAX]
     if len(cells) != len(header):
-        return {}, None, {"row": f"has {len(cells)} cells; the header has {len(header)}"}
+        line.errors = {"row": f"has {len(cells)} cells; the header has {len(header)}"}
+        return line
     values = dict(zip(header, cells, strict=True))
-    external_id = None
-    errors: dict[str, str] = {}
     raw_id = values.pop(EXTERNAL_ID_COLUMN, "").strip()
     if raw_id:
         if raw_id.isdigit():
-            external_id = int(raw_id)
+            line.external_id = int(raw_id)
         else:
-            errors[EXTERNAL_ID_COLUMN] = f"must be a whole number >= 0 (got {raw_id!r})"
-    row, row_errors = clean_application(values, from_text=True)
-    errors.update(row_errors)
-    return row, external_id, errors
+            line.errors[EXTERNAL_ID_COLUMN] = f"must be a whole number >= 0 (got {raw_id!r})"
+    line.full_name = " ".join(values.pop(FULL_NAME_COLUMN, "").split())
+    if len(line.full_name) > FULL_NAME_MAX:
+        line.errors[FULL_NAME_COLUMN] = (
+            f"is {len(line.full_name)} characters; at most {FULL_NAME_MAX} are kept"
+        )
+    line.row, row_errors = clean_application(values, from_text=True)
+    line.errors.update(row_errors)
+    return line
+
+
+def resubmission_warnings(rows: Sequence[tuple[int, int | None]]) -> dict[str, dict[str, str]]:
+    """{"<row>": {"SK_ID_CURR": why}} for rows whose SK_ID_CURR was already submitted within
+    CREDSCOPE_RESUBMISSION_DAYS, by anyone, or appears on an earlier row of the same file.
+
+    A warning, not an error: a person may rightly apply again, but an officer should know.
+    Only the date is named, never another officer's application.
+    """
+    days = settings.CREDSCOPE_RESUBMISSION_DAYS
+    ids = {external_id for _, external_id in rows if external_id is not None}
+    if not ids:
+        return {}
+    since = timezone.now() - timedelta(days=days)
+    latest = dict(
+        LoanApplication.objects.filter(applicant__external_id__in=ids, submitted_at__gte=since)
+        .values_list("applicant__external_id")
+        .annotate(last=Max("submitted_at"))
+        .values_list("applicant__external_id", "last")
+    )
+    warnings: dict[str, dict[str, str]] = {}
+    first_row: dict[int, int] = {}
+    for number, external_id in rows:
+        if external_id is None:
+            continue
+        problems = []
+        if external_id in latest:
+            problems.append(
+                f"{external_id} was already submitted in the last {days} days "
+                f"(latest {formatting.when(latest[external_id])})"
+            )
+        if external_id in first_row:
+            problems.append(f"{external_id} is also on row {first_row[external_id]} of this file")
+        else:
+            first_row[external_id] = number
+        if problems:
+            warnings[str(number)] = {EXTERNAL_ID_COLUMN: "; ".join(problems)}
+    return warnings
 
 
 def _enqueue(batch_id: int, errors: list[Exception]) -> None:

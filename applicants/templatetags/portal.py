@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
 
 from audits.actions import AuditAction
+from credscope_site import formatting
+from scoring.band_guide import band_guide as guide_for
+from scoring.models import DecisionPolicy
+from scoring.policy import current_policy
 
 register = template.Library()
 
@@ -12,17 +18,19 @@ register = template.Library()
 @register.filter
 def percent(value: float | None, digits: int = 1) -> str:
     """0.1234 -> "12.3%"; None -> an em dash."""
-    if value is None:
-        return "\u2014"
-    return f"{value * 100:.{int(digits)}f}%"
+    return formatting.percent(value, digits)
 
 
 @register.filter
 def money(value: float | None) -> str:
-    """A whole amount with thousands separators."""
-    if value is None:
-        return "\u2014"
-    return f"{float(value):,.0f}"
+    """A whole amount in the configured currency with thousands separators."""
+    return formatting.money(value)
+
+
+@register.filter
+def when(value: datetime | None, precision: str = "minutes") -> str:
+    """A time in the configured zone, named: `{{ t|when }}`, `{{ t|when:"seconds" }}`."""
+    return formatting.when(value, seconds=precision == "seconds")
 
 
 @register.filter
@@ -32,3 +40,13 @@ def action_label(value: str) -> str:
         return AuditAction(value).label
     except ValueError:
         return value
+
+
+@register.inclusion_tag("applicants/_band_guide.html")
+def band_guide() -> dict:
+    """What a risk band means next to an outcome, under the policy in force."""
+    try:
+        policy = current_policy()
+    except DecisionPolicy.DoesNotExist:
+        return {"rows": []}
+    return {"policy": policy, "rows": guide_for(policy)}

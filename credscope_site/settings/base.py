@@ -8,6 +8,7 @@ A bad value raises `ConfigurationError`; the entry points turn it into one line 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,7 @@ from credscope_site.config import (
     development_secret_key,
 )
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-VAR_DIR = BASE_DIR / "var"
+from ._paths import BASE_DIR, VAR_DIR
 
 env = environ.Env()
 
@@ -173,14 +173,21 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-# Pages show times in this zone, naming it; the database stores UTC.
+# Times are stored in UTC and shown in this zone, named on every page (an IANA name).
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 try:
     ZoneInfo(TIME_ZONE)
 except (ZoneInfoNotFoundError, ValueError):
     raise ConfigurationError(
-        f"TIME_ZONE is not a time zone name (got {TIME_ZONE!r}; e.g. Europe/Paris)"
+        f"TIME_ZONE must be an IANA time zone such as Europe/Prague (got {TIME_ZONE!r})"
     ) from None
+# The currency every amount is shown in (ISO 4217); the data's amounts carry none of their own.
+CREDSCOPE_CURRENCY = env.str("CREDSCOPE_CURRENCY", default="EUR")
+if not re.fullmatch(r"[A-Z]{3}", CREDSCOPE_CURRENCY):
+    raise ConfigurationError(
+        f"CREDSCOPE_CURRENCY must be a three-letter ISO 4217 code such as EUR "
+        f"(got {CREDSCOPE_CURRENCY!r})"
+    )
 USE_I18N = True
 USE_TZ = True
 
@@ -219,7 +226,8 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 # so an upload or a form returns at once and scoring runs with the production code path
 # (acks, retries, chunks, the sweeper). Neither set: tasks run in the calling process.
 CREDSCOPE_TASK_DIR = env.str("CREDSCOPE_TASK_DIR", default="")
-CELERY_BROKER_URL = REDIS_URL or ("filesystem://" if CREDSCOPE_TASK_DIR else "memory://")
+# The in-memory transport names a host, so kombu does not warn "No hostname was supplied".
+CELERY_BROKER_URL = REDIS_URL or ("filesystem://" if CREDSCOPE_TASK_DIR else "memory://localhost/")
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or CREDSCOPE_TASK_DIR)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -363,6 +371,8 @@ CREDSCOPE_WARM_START = env.bool("CREDSCOPE_WARM_START", default=True)
 CREDSCOPE_BATCH_MAX_BYTES = env.int("CREDSCOPE_BATCH_MAX_BYTES", default=32 * 1024 * 1024)
 CREDSCOPE_BATCH_MAX_ROWS = env.int("CREDSCOPE_BATCH_MAX_ROWS", default=20_000)
 CREDSCOPE_BATCH_CHUNK_SIZE = env.int("CREDSCOPE_BATCH_CHUNK_SIZE", default=500)
+# A batch row whose SK_ID_CURR was already submitted within this many days gets a warning.
+CREDSCOPE_RESUBMISSION_DAYS = env.int("CREDSCOPE_RESUBMISSION_DAYS", default=30)
 # Uploads above Django's default in-memory limit go to a temporary file, not into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
@@ -390,4 +400,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django's default config gives "django" its own console handler and lets it propagate
+        # to the root's too, so every django.* line (a 404's "Not Found", ...) showed twice.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # With no broker, tasks run in the caller: Celery's per-task "succeeded in" line would
+        # flood the console of a seeding command or a batch upload. Workers keep it.
+        "celery.app.trace": {"level": "INFO" if REDIS_URL else "WARNING"},
+    },
 }

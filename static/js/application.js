@@ -51,18 +51,13 @@
     var source = document.getElementById("contributions-data");
     if (!canvas || !source || typeof window.Chart === "undefined") return;
     var data = JSON.parse(source.textContent);
-    // On a phone the labels would take the whole width: put the value on a second line.
-    var narrow = canvas.parentNode.clientWidth < 600;
-    // Long names are shortened there too (the tooltip keeps the full label).
-    function shorten(text) { return text.length > 24 ? text.slice(0, 23) + "\u2026" : text; }
-    var labels = data.labels.map(function (label) {
-      var cut = label.indexOf(" = ");
-      if (!narrow || cut < 0) return label;
-      return [shorten(label.slice(0, cut)), shorten(label.slice(cut + 1))];
-    });
+    // On a phone the labels go above their bars (static/js/chart-labels.js).
+    var layout = window.CredScopeCharts.horizontalBarLayout(canvas.parentNode, data.labels.length);
+    var labels = data.labels;
     var colours = data.values.map(function (v) { return v > 0 ? RAISE : LOWER; });
     new window.Chart(canvas, {
       type: "bar",
+      plugins: layout.plugins,
       data: {
         labels: labels,
         datasets: [{
@@ -70,7 +65,7 @@
           data: data.values,
           backgroundColor: colours,
           borderRadius: 3,
-          barPercentage: 0.8,
+          barPercentage: layout.barPercentage,
           categoryPercentage: 0.9
         }]
       },
@@ -95,7 +90,7 @@
             title: { display: true, text: "\u2190 lowers risk     log-odds     raises risk \u2192" },
             grid: { color: function (ctx) { return ctx.tick && ctx.tick.value === 0 ? "#5b6675" : "#e6eaf0"; } }
           },
-          y: { ticks: { autoSkip: false, font: { size: narrow ? 11 : 13 } }, grid: { display: false } }
+          y: { ticks: { display: !layout.narrow, autoSkip: false, font: { size: 13 } }, grid: { display: false } }
         }
       }
     });

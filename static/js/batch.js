@@ -71,9 +71,41 @@
     });
   }
 
+  // The same colours as the band swatches in credscope.css (.band-*).
+  var BANDS = { VERY_LOW: "#1e7b4f", LOW: "#5a9a3c", MEDIUM: "#b88a00", HIGH: "#c25e12", VERY_HIGH: "#b3261e" };
+
+  function bandChart() {
+    var canvas = document.getElementById("band-chart");
+    var source = document.getElementById("band-data");
+    if (!canvas || !source || typeof window.Chart === "undefined") return;
+    var data = JSON.parse(source.textContent);
+    new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: data.labels,
+        datasets: [{
+          label: "Scored rows",
+          data: data.counts,
+          backgroundColor: data.bands.map(function (b) { return BANDS[b]; }),
+          borderRadius: 3
+        }]
+      },
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: { legend: { display: false } },
+        scales: {
+          x: { title: { display: true, text: "risk band" }, grid: { display: false } },
+          y: { title: { display: true, text: "applications" }, beginAtZero: true, ticks: { precision: 0 } }
+        }
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var card = document.getElementById("batch-progress");
     if (card && card.getAttribute("data-status-url")) follow(card);
     histogram();
+    bandChart();
   });
 })();

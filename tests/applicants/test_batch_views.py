@@ -80,7 +80,8 @@ def test_compliance_reads_every_officers_batches_read_only(
     assert "All batches" in listing and "Upload a batch" not in listing
     for batch in (mine, theirs):
         assert f'href="/batches/{batch.pk}/"' in listing
-    assert "<td>officer</td>" in listing and "<td>other_officer</td>" in listing
+    assert 'data-label="Officer">officer</td>' in listing
+    assert 'data-label="Officer">other_officer</td>' in listing
     detail = client.get(reverse("applicants:batch_detail", args=[theirs.pk]))
     assert detail.status_code == 200 and "by other_officer" in detail.content.decode()
     status = client.get(reverse("applicants:batch_status", args=[theirs.pk])).json()
@@ -111,6 +112,7 @@ def test_the_template_is_a_csv_every_door_accepts(client, officer) -> None:
     for cells in lines:
         values = dict(zip(header, cells, strict=True))
         values.pop(batches.EXTERNAL_ID_COLUMN)
+        assert values.pop(batches.FULL_NAME_COLUMN)  # the examples name their applicants
         assert clean_application(values, from_text=True)[1] == {}
 
 
@@ -183,10 +185,28 @@ def test_a_finished_batch_shows_the_summary_histogram_and_row_errors(client, off
         ).group(1)
     )
     assert sum(histogram["counts"]) == 3
-    # Bins of 5% up to the largest PD (61%): 0-5%, 10-15% and the last, open one.
-    assert histogram["labels"][0] == "0\u20135%" and histogram["labels"][-1] == "\u2265 60%"
-    assert histogram["counts"][0] == histogram["counts"][2] == histogram["counts"][-1] == 1
-    assert histogram["zones"][0] == "APPROVE" and histogram["zones"][-1] == "REJECT"
+    # Bins of 5% up to the largest PD (61%), with the policy's thresholds (8%, 25%) as edges,
+    # so no bar straddles two outcomes: 0-5%, 5-8%, 8-10%, 10-15%, ..., the last open one.
+    assert histogram["labels"][:4] == ["0\u20135%", "5\u20138%", "8\u201310%", "10\u201315%"]
+    assert histogram["labels"][-1] == "\u2265 60%"
+    assert {0.08, 0.25} <= set(histogram["edges"])
+    assert histogram["counts"][0] == histogram["counts"][3] == histogram["counts"][-1] == 1
+    assert histogram["zones"][:3] == ["APPROVE", "APPROVE", "REFER"]
+    assert histogram["zones"][-1] == "REJECT"
+    # The band chart and the outcome rates (shares of the 3 scored rows).
+    bands = json.loads(
+        re.search(
+            r'<script id="band-data" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert dict(zip(bands["bands"], bands["counts"], strict=True)) == {
+        "VERY_LOW": 0,
+        "LOW": 1,
+        "MEDIUM": 1,
+        "HIGH": 0,
+        "VERY_HIGH": 1,
+    }
+    assert '<strong data-rate="APPROVE">33.3%</strong>' in html
     assert "vendor/chart.umd.min.js" in html
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from django.core.management import CommandError, call_command
 
 from applicants.models import LoanApplication
+from scoring import registry
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +25,13 @@ def test_an_unknown_user_is_an_error() -> None:
 
 
 def test_seeds_scored_applications_once(
-    officer, trained_model, settings, tmp_path, capsys, django_capture_on_commit_callbacks
+    officer,
+    trained_model,
+    settings,
+    tmp_path,
+    capsys,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
 ) -> None:
     settings.CREDSCOPE_DATA_DIR = tmp_path  # no data cache: generated profiles
     with django_capture_on_commit_callbacks(execute=True):
@@ -32,6 +41,15 @@ def test_seeds_scored_applications_once(
     assert set(applications.values_list("status", flat=True)) == {"DECIDED"}
     assert "6 new" in capsys.readouterr().out
 
+    def no_scoring(**kwargs):
+        raise AssertionError("a re-run scored candidates again")
+
+    # A re-run finds the set complete before scoring a single candidate (it took ~15 s).
+    monkeypatch.setattr(registry, "score_record", no_scoring)
     call_command("seed_demo_applications", "--username", "officer", "--count", "6")
     assert LoanApplication.objects.count() == 6
-    assert "0 new, 6 already there" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0 new, 6 already there" in out
+    outcomes = Counter(applications.values_list("decision__outcome", flat=True))
+    for outcome, n in outcomes.items():
+        assert f"{n} {outcome.lower()}" in out

@@ -47,7 +47,8 @@ def test_reviewers_decide_others_applications_and_the_rules_are_shown(
     page = new_page()
     sign_in(page, "reviewer")
     page.click("nav.mainnav >> text=Review")
-    assert "Jana Novak" in page.inner_text("table") and "officer" in page.inner_text("table")
+    queue = page.inner_text("#review-table")
+    assert "Jana Novak" in queue and "officer" in queue
     screenshot(page, "review-queue-laptop")
     page.goto(f"/applications/{rejected.application_id}/")
     assert "needs a senior credit reviewer" in page.inner_text("#review-refusal")
