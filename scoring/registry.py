@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,11 @@ class Score:
     contributions: list[dict[str, Any]]
     model_version: ModelVersion
     latency_ms: float
+    #: The applicant's rows per history table; what the age rule took off; the directional
+    #: measures against the training population (see `scoring.ml.serving.predict`).
+    history_rows: dict[str, int] = field(default_factory=dict)
+    age_neutralised: float = 0.0
+    measures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 # --- versions ------------------------------------------------------------------------------
@@ -197,6 +202,9 @@ def score_records(
             contributions=r.contributions,
             model_version=model_version,
             latency_ms=each_ms,
+            history_rows=r.history_rows,
+            age_neutralised=r.age_neutralised,
+            measures=r.measures,
         )
         for r in results
     ]
