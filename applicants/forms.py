@@ -329,31 +329,6 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-class ApplicationListFilters(forms.Form):
-    """The list page's search box and filters (GET)."""
-
-    q = forms.CharField(label="Search", required=False, max_length=200)
-    status = forms.ChoiceField(
-        label="Status",
-        required=False,
-        choices=[("", "Any status"), *LoanApplication.Status.choices],
-    )
-    outcome = forms.ChoiceField(
-        label="Outcome", required=False, choices=[("", "Any outcome"), *Outcome.choices]
-    )
-
-    def criteria(self) -> dict[str, str | None]:
-        """Keyword arguments for `application_list_for`; invalid filters are ignored."""
-        if not self.is_bound or not self.is_valid():
-            return {"status": None, "outcome": None, "search": None}
-        data = self.cleaned_data
-        return {
-            "status": data["status"] or None,
-            "outcome": data["outcome"] or None,
-            "search": data["q"].strip() or None,
-        }
-
-
 class OverrideForm(forms.Form):
     """A reviewer's final decision on a referred application."""
 

@@ -19,10 +19,77 @@ APPLICATION_TABLE = TABLES["application_test"]  # the columns a new application 
 ASSIGNED_COLUMNS = frozenset({"SK_ID_CURR", "TARGET"})
 REQUIRED_APPLICATION_COLUMNS = ("AMT_INCOME_TOTAL", "AMT_CREDIT", "DAYS_BIRTH")
 MAX_HISTORY_ROWS_PER_TABLE = 5000
-_AGE_DAYS = (-100 * 365.25, -18 * 365.25)  # 18 to 100 years old
-_POSITIVE = ("AMT_INCOME_TOTAL", "AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE")
-_UNIT_INTERVAL = ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3", "REGION_POPULATION_RELATIVE")
-_NON_NEGATIVE = ("CNT_CHILDREN", "CNT_FAM_MEMBERS", "OWN_CAR_AGE")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The accepted range of one application column, and how a refusal reads."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    #: The minimum itself is refused ("must be greater than 0").
+    exclusive_minimum: bool = False
+    message: str = ""
+
+    def admits(self, value: float) -> bool:
+        if self.minimum is not None and (
+            value <= self.minimum if self.exclusive_minimum else value < self.minimum
+        ):
+            return False
+        return self.maximum is None or value <= self.maximum
+
+
+_POSITIVE = Bounds(0, exclusive_minimum=True, message="must be greater than 0")
+_UNIT_INTERVAL = Bounds(0, 1, message="must be between 0 and 1")
+_NON_NEGATIVE = Bounds(0, message="must not be negative")
+
+#: The one table of value ranges: `clean_application` enforces it and the REST API's schema
+#: documents it (`application_fields`), so the two cannot drift apart.
+APPLICATION_BOUNDS: dict[str, Bounds] = {
+    "AMT_INCOME_TOTAL": _POSITIVE,
+    "AMT_CREDIT": _POSITIVE,
+    "AMT_ANNUITY": _POSITIVE,
+    "AMT_GOODS_PRICE": _POSITIVE,
+    "EXT_SOURCE_1": _UNIT_INTERVAL,
+    "EXT_SOURCE_2": _UNIT_INTERVAL,
+    "EXT_SOURCE_3": _UNIT_INTERVAL,
+    "REGION_POPULATION_RELATIVE": _UNIT_INTERVAL,
+    "CNT_CHILDREN": _NON_NEGATIVE,
+    "CNT_FAM_MEMBERS": _NON_NEGATIVE,
+    "OWN_CAR_AGE": _NON_NEGATIVE,
+    "DAYS_BIRTH": Bounds(  # 18 to 100 years old
+        -100 * 365.25,
+        -18 * 365.25,
+        message="must be an age of 18 to 100 years, in days before today (< 0)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FieldDefinition:
+    """One application column as a client sends it: what the API documents and validates."""
+
+    name: str
+    kind: Kind
+    vocabulary: tuple[str, ...]
+    required: bool
+    bounds: Bounds | None
+
+
+def application_fields() -> list[FieldDefinition]:
+    """Every column a new application may carry, with its kind, vocabulary, whether it is
+    required and its accepted range."""
+    return [
+        FieldDefinition(
+            name=column.name,
+            kind=column.kind,
+            vocabulary=column.vocabulary,
+            required=column.name in REQUIRED_APPLICATION_COLUMNS,
+            bounds=APPLICATION_BOUNDS.get(column.name),
+        )
+        for column in APPLICATION_TABLE.columns
+        if column.name not in ASSIGNED_COLUMNS
+    ]
 
 
 @dataclass
@@ -140,17 +207,9 @@ def _number(raw: Any, from_text: bool) -> float | None:
 
 
 def _check_application_ranges(row: dict[str, Any], errors: RecordErrors) -> None:
-    for name in _POSITIVE:
-        if name in row and row[name] <= 0:
-            errors.add(name, "must be greater than 0")
-    for name in _UNIT_INTERVAL:
-        if name in row and not 0 <= row[name] <= 1:
-            errors.add(name, "must be between 0 and 1")
-    for name in _NON_NEGATIVE:
-        if name in row and row[name] < 0:
-            errors.add(name, "must not be negative")
-    if "DAYS_BIRTH" in row and not _AGE_DAYS[0] <= row["DAYS_BIRTH"] <= _AGE_DAYS[1]:
-        errors.add("DAYS_BIRTH", "must be an age of 18 to 100 years, in days before today (< 0)")
+    for name, bounds in APPLICATION_BOUNDS.items():
+        if name in row and not bounds.admits(row[name]):
+            errors.add(name, bounds.message)
     employed = row.get("DAYS_EMPLOYED")
     if employed is not None and employed > 0 and employed != DAYS_SENTINEL:
         errors.add("DAYS_EMPLOYED", f"must be <= 0 (days before today) or {DAYS_SENTINEL}")
