@@ -62,9 +62,10 @@ def reasons_for(
     """Up to `limit` true reasons that raised the risk most, strongest first.
 
     Each reason is ``{"code", "family", "text", "fact", "detail", "contribution",
-    "features"}`` (``detail`` repeats ``fact`` for older readers). ``history_rows`` is the
-    applicant's row count per history table, ``measures`` the directional measures as the
-    scorer placed them (`ScoreResult.measures`).
+    "features"}`` (``detail`` repeats ``fact`` for older readers); a directional one also
+    carries its ``measure`` (feature, value, adverse side, share on the other side).
+    ``history_rows`` is the applicant's row count per history table, ``measures`` the
+    directional measures as the scorer placed them (`ScoreResult.measures`).
     """
     history_rows = dict(history_rows or {})
     measures = measures or {}
@@ -85,7 +86,7 @@ def reasons_for(
             if contribution > 0:
                 not_provided.setdefault("inputs", []).extend(item.get("missing") or [feature])
         elif status == "no_history":
-            code, text = _absent_story(feature, history_rows)
+            code, text = _absent_story(feature, item.get("absent") or (), history_rows)
             entry = absent.setdefault(code, {"text": text, "contribution": 0.0, "features": []})
             _add(entry, contribution, feature)
         else:
@@ -130,6 +131,7 @@ def _add(entry: dict[str, Any], contribution: float, feature: str, value: Any = 
     entry["contribution"] += contribution
     if contribution > 0:
         entry["features"].append(feature)
+        entry.setdefault("values", []).append((feature, value))
         top = entry.get("top")
         if top is None or contribution > top[0]:
             entry["top"] = (contribution, feature, value)
@@ -141,22 +143,29 @@ def _family_reason(
     measures: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any] | None:
     family: Family = entry["family"]
-    if family.directional:
-        fact = _directional_fact(family, measures)
-        if fact is None:
-            return None  # the words would not be true of this applicant
-    else:
+    if not family.directional:
         fact = _plain_fact(family, entry, history_rows)
-    return _reason(family.code, family.key, family.text, fact, entry)
-
-
-def _directional_fact(family: Family, measures: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The fact of the first measure on the adverse side, or None if none is."""
+        return _reason(family.code, family.key, family.text, fact, entry)
+    # The fact of the first measure on the adverse side; none: the words would be false.
     for measure in family.measures:
         placed = measures.get(measure.feature)
         if not placed or placed.get("share") is None:
             continue
-        return measure.fact.format(value=float(placed["value"]), share=float(placed["share"]))
+        value, share = float(placed["value"]), float(placed["share"])
+        reason = _reason(
+            family.code,
+            family.key,
+            family.text,
+            measure.fact.format(value=value, share=share),
+            entry,
+        )
+        reason["measure"] = {
+            "feature": measure.feature,
+            "value": value,
+            "adverse": measure.adverse,
+            "share": share,
+        }
+        return reason
     return None
 
 
@@ -164,13 +173,13 @@ def _plain_fact(family: Family, entry: Mapping[str, Any], history_rows: Mapping[
     if family.code in _HISTORY_FACTS:
         table, text = _HISTORY_FACTS[family.code]
         return text.format(n=int(history_rows.get(table, 0)))
-    top = entry.get("top")
-    if top is None:
+    # The applicant's own figure: the strongest feature that is a column of the application
+    # form, else the strongest one with a value, in words.
+    shown = [(f, v) for f, v in entry.get("values", []) if v is not None]
+    if not shown:
         return ""
-    _, feature, value = top
-    label = COLUMN_LABELS.get(feature)
-    if label is None or value is None:
-        return ""
+    feature, value = next(((f, v) for f, v in shown if f in COLUMN_LABELS), shown[0])
+    label = COLUMN_LABELS.get(feature) or _words(feature)
     if feature == "DAYS_BIRTH" and isinstance(value, int | float):
         return f"{label}: {-value / 365.25:.0f} years"
     if isinstance(value, float):
@@ -178,9 +187,15 @@ def _plain_fact(family: Family, entry: Mapping[str, Any], history_rows: Mapping[
     return f"{label}: {value}"
 
 
-def _absent_story(feature: str, history_rows: Mapping[str, int]) -> tuple[str, str]:
+def _absent_story(
+    feature: str, absent: Iterable[str], history_rows: Mapping[str, int]
+) -> tuple[str, str]:
+    """The words for history the applicant does not have: all of it, or the part."""
     if not any(history_rows.get(t, 0) for t in HISTORY_TABLES):
         return NO_CREDIT_HISTORY, "No credit history"
+    for table in absent:
+        if table in _ABSENT_HISTORY:
+            return _ABSENT_HISTORY[table]
     for prefix, table in (
         ("BB_", "bureau"),
         ("BURO_", "bureau"),
@@ -191,7 +206,7 @@ def _absent_story(feature: str, history_rows: Mapping[str, int]) -> tuple[str, s
     ):
         if feature.startswith(prefix):
             return _ABSENT_HISTORY[table]
-    return NO_CREDIT_HISTORY, "No credit history"
+    return "NO_HISTORY_PART", "Part of the credit history is not on record"
 
 
 def _absent_reasons(

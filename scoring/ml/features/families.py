@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from scoring.ml.features.interactions import INTERACTIONS
 
@@ -522,3 +524,36 @@ COLUMN_LABELS: dict[str, str] = {
     "REGION_RATING_CLIENT_W_CITY": "Region rating (city)",
     "REGION_POPULATION_RELATIVE": "Region population",
 }
+
+
+#: Buckets an explanation shows beside the families: contributions of inputs that were not
+#: sent, and of history the applicant has none of (the same items the reasons name).
+NOT_PROVIDED_KEY = "not_provided"
+NO_HISTORY_KEY = "no_history"
+_BUCKET_LABELS = {
+    NOT_PROVIDED_KEY: "Information not provided",
+    NO_HISTORY_KEY: "No credit history on record",
+}
+
+
+def explanation_key(item: Mapping[str, Any]) -> str:
+    """The family an explanation shows a contribution under: its own family when it is about
+    data the applicant gave, else the not-provided or no-history bucket (as the reasons do)."""
+    status = item.get("status", "given")
+    if status == "not_provided":
+        return NOT_PROVIDED_KEY
+    if status == "no_history":
+        return NO_HISTORY_KEY
+    family = item.get("family")
+    if family:
+        return str(family)
+    found = family_of(str(item.get("feature", "")))
+    return (found or FALLBACK).key
+
+
+def family_label(key: str) -> str:
+    """The readable name of a family key or bucket."""
+    if key in _BUCKET_LABELS:
+        return _BUCKET_LABELS[key]
+    family = BY_CODE.get(key.upper())
+    return family.label if family is not None else key.replace("_", " ").capitalize()

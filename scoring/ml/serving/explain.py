@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from scoring.ml.features.base import FeatureKind, FeatureSpec
-from scoring.ml.features.families import family_of
+from scoring.ml.features.families import explanation_key, family_of
 from scoring.ml.probability import sigmoid
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.training.learners import LEARNERS
@@ -200,6 +200,8 @@ class FeatureGroups:
             item["status"] = status
             if status == "not_provided":
                 item["missing"] = sorted(columns - sent)
+            elif status == "no_history":
+                item["absent"] = sorted(tables)
 
     @functools.cached_property
     def _index(self) -> dict[str, int]:
@@ -249,6 +251,9 @@ def family_points(
 ) -> list[dict[str, Any]]:
     """Each family's effect in percentage points of PD, adding up to PD minus base PD.
 
+    Contributions are grouped as the reasons group them (`families.explanation_key`):
+    by family, with inputs not sent and absent history in buckets of their own.
+
     SHAP is exact in logit space, where the families' contributions ``phi_f`` add up to
     ``logit - base_value``. The path from the base to the applicant's logit is a straight
     line; along it the PD rises by ``sigmoid(logit) - sigmoid(base)``, and each family is
@@ -260,9 +265,9 @@ def family_points(
     two coincide), so it is finite and positive: a family keeps the sign of its effect and
     the points add up to the PD change exactly (to float rounding). Largest first.
     """
-    sums: dict[str | None, float] = {}
+    sums: dict[str, float] = {}
     for item in contributions:
-        family = item.get("family")
+        family = explanation_key(item)
         sums[family] = sums.get(family, 0.0) + float(item["contribution"])
     slope = mean_slope(base_value, logit)
     rows = [
