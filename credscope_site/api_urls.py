@@ -9,6 +9,7 @@ from applicants.apis import (
     ApplicationExplanationApi,
 )
 from applicants.batch_apis import BatchCreateApi, BatchDetailApi, BatchResultsApi
+from applicants.notice_apis import ApplicationNoticeApi, BatchNoticesApi
 from credscope_site.api import ApiView
 from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
 from scoring.apis import ModelActiveApi, ModelListApi, PolicyCollectionApi
@@ -29,7 +30,17 @@ urlpatterns = [
         ApplicationExplanationApi.as_view(),
         name="application-explanation",
     ),
+    path(
+        "applications/<int:application_id>/adverse-action-notice.pdf",
+        ApplicationNoticeApi.as_view(),
+        name="application-notice",
+    ),
     path("batches/", BatchCreateApi.as_view(), name="batches"),
+    path(
+        "batches/<int:batch_id>/adverse-action-notices.zip",
+        BatchNoticesApi.as_view(),
+        name="batch-notices",
+    ),
     path("batches/<int:batch_id>/", BatchDetailApi.as_view(), name="batch"),
     path("batches/<int:batch_id>/results.csv", BatchResultsApi.as_view(), name="batch-results"),
     path("models/", ModelListApi.as_view(), name="models"),

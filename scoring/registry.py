@@ -23,6 +23,7 @@ from audits import trail
 from audits.actions import AuditAction
 from credscope_site.roles import Perm
 from scoring.ml.data.history_store import HistoryStore, frames_from_records
+from scoring.ml.schema.records import check_input_contract
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving.bundle import BundleError, load_bundle
 from scoring.ml.serving.predict import Scorer
@@ -221,6 +222,24 @@ def _active() -> tuple[ModelVersion, Scorer, HistoryStore | None]:
             logger.info("loaded model version %s", model_version.version)
         scorer = _loaded["scorer"]
     return model_version, scorer, history_store()
+
+
+def input_contract_errors(row: dict[str, Any]) -> dict[str, str]:
+    """Values outside the active model version's input domain (its bundle's contract), as
+    field errors; none when no model is active (scoring will say so itself)."""
+    model_version = active_model_version()
+    if model_version is None:
+        return {}
+    try:
+        _, scorer, _ = _active()
+    except RegistryError:
+        # An unloadable bundle fails scoring itself, with its own message (and FAILED rows);
+        # validation has no contract to apply then.
+        logger.warning("model version %s cannot be loaded; no input contract applied",
+                       model_version.version)  # fmt: skip
+        return {}
+    contract = scorer.bundle.reference.get("inputs", {})
+    return check_input_contract(row, contract, version=model_version.version)
 
 
 def history_store() -> HistoryStore | None:

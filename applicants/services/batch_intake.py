@@ -281,6 +281,8 @@ def _clean_line(
             errors[EXTERNAL_ID_COLUMN] = f"must be a whole number >= 0 (got {raw_id!r})"
     row, row_errors = clean_application(values, from_text=True)
     errors.update(row_errors)
+    if not row_errors:  # the model version's own domain (its training range, widened)
+        errors.update(registry.input_contract_errors(row))
     return row, external_id, errors
 
 
