@@ -98,7 +98,8 @@ def model_version_register(
             ks=held_out["ks"],
             brier=held_out["brier"],
             oracle_auc=held_out.get("oracle_roc_auc"),
-            metrics=bundle.metrics,
+            # The age rule's held-out figures travel with the metrics the model page shows.
+            metrics={**bundle.metrics, "age_rule": bundle.reference.get("age_rule", {})},
             trained_by=trained_by,
         )
         trail.record(

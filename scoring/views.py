@@ -60,6 +60,7 @@ def metrics_for_display(metrics: dict) -> dict:
         "fairness_attributes": attributes,
         "fairness_threshold": fairness.get("threshold"),
         "importance": (importance or {}).get("top", [])[:15],
+        "age_rule": metrics.get("age_rule") or None,
     }
 
 

@@ -228,3 +228,15 @@ def test_the_age_rule_takes_off_exactly_what_age_added(trained_model) -> None:
                 item = next(c for c in age if c["feature"] == "AGE_RULE_62_PLUS")
                 assert item["contribution"] == pytest.approx(-result.age_neutralised)
     print({"neutralised": found})
+
+
+def test_the_model_page_shows_how_often_the_age_rule_applied(client, trained_model) -> None:
+    figures = trained_model.metrics["age_rule"]
+    assert figures["held_out_aged_62_plus"] > 0
+    assert 0 <= figures["held_out_neutralised"] <= figures["held_out_aged_62_plus"]
+    admin = UserFactory(roles=["model_admin"])
+    client.force_login(admin)
+    html = client.get(f"/models/{trained_model.version}/").content.decode()
+    section = html[html.index('id="age-rule-figures"') :]
+    assert f"<strong>{figures['held_out_aged_62_plus']}</strong> were aged 62" in section
+    assert f"applied to <strong>{figures['held_out_neutralised']}</strong>" in section
