@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scoring.ml.features.build import feature_catalogue
-from scoring.ml.features.families import COLUMN_LABELS, family_label
+from scoring.ml.features.families import COLUMN_LABELS, explanation_key, family_label
 from scoring.ml.schema.tables import DAYS_SENTINEL
 from scoring.ml.serving.age_rule import AGE_RULE_ITEM
 from scoring.ml.serving.explain import family_points
@@ -230,7 +230,9 @@ def feature_details(
                 "feature": feature,
                 "label": label,
                 "value": format_value(item.get("value"), feature),
-                "family": family_label(str(item.get("family") or "other")),
+                # The group the chart shows it under (its family, or a not-provided or
+                # no-history bucket), so the two views agree.
+                "family": family_label(explanation_key(item)),
                 "contribution": float(item["contribution"]),
             }
         )

@@ -56,9 +56,19 @@
     var narrow = canvas.parentNode.clientWidth < 600;
     // Long names are shortened there too (the tooltip keeps the full label).
     function shorten(text) { return text.length > 24 ? text.slice(0, 23) + "\u2026" : text; }
+    // A long family name goes on two lines there, split at the space nearest its middle.
+    function twoLines(text) {
+      if (text.length <= 18) return text;
+      var middle = text.length / 2, best = -1;
+      for (var i = 0; i < text.length; i++) {
+        if (text[i] === " " && (best < 0 || Math.abs(i - middle) < Math.abs(best - middle))) best = i;
+      }
+      return best < 0 ? shorten(text) : [shorten(text.slice(0, best)), shorten(text.slice(best + 1))];
+    }
     var labels = data.labels.map(function (label) {
       var cut = label.indexOf(" = ");
-      if (!narrow || cut < 0) return label;
+      if (!narrow) return label;
+      if (cut < 0) return twoLines(label);
       return [shorten(label.slice(0, cut)), shorten(label.slice(cut + 1))];
     });
     var colours = data.values.map(function (v) { return v > 0 ? RAISE : LOWER; });

@@ -13,12 +13,15 @@ by a real trained ensemble. Over all of them:
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from rest_framework.test import APIClient
 
 from applicants.models import Applicant, LoanApplication
 from scoring import decide, registry
@@ -240,3 +243,27 @@ def test_the_model_page_shows_how_often_the_age_rule_applied(client, trained_mod
     section = html[html.index('id="age-rule-figures"') :]
     assert f"<strong>{figures['held_out_aged_62_plus']}</strong> were aged 62" in section
     assert f"applied to <strong>{figures['held_out_neutralised']}</strong>" in section
+
+
+def test_the_readme_example_gets_a_decision_whose_reasons_are_true(trained_model) -> None:
+    """The README's payload, sent as written: a decision, and its reasons pass the checks."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    payload = json.loads(re.search(r"-d '(\{\"NAME_CONTRACT_TYPE.*?\})'", readme, re.S).group(1))
+    officer = UserFactory(roles=["loan_officer"])
+    client = APIClient()
+    client.force_authenticate(officer)
+    response = client.post("/api/v1/applications/?wait=true", payload, format="json")
+    assert response.status_code == 201, response.json()
+    decision = Decision.objects.get(application_id=response.json()["id"])
+    history_families = {"bureau", "previous_application", "installments_payments",
+                        "POS_CASH_balance", "credit_card_balance", "bureau_balance"}  # fmt: skip
+    group_inputs = _group_inputs()
+    for reason in decision.reasons:
+        assert reason["fact"]
+        if reason["family"] in ("not_provided", "no_history"):
+            continue
+        for feature in reason["features"]:
+            assert group_inputs[feature] & set(payload), (feature, reason)
+            assert not group_inputs[feature] & history_families, reason
+        if "measure" in reason:
+            assert reason["measure"]["share"] >= 0.5
