@@ -106,14 +106,6 @@ def reasons_for(
     return candidates[:limit]
 
 
-def reasons_from_contributions(
-    contributions: Iterable[Mapping[str, Any]], *, limit: int = DEFAULT_REASON_COUNT
-) -> list[dict[str, Any]]:
-    """Reasons from contributions alone (no history counts, no measures): directional
-    families cannot be shown to hold, so only the ones that name no direction are given."""
-    return reasons_for(contributions, limit=limit)
-
-
 # --- the pieces ------------------------------------------------------------------------------
 
 

@@ -464,15 +464,6 @@ BY_CODE: dict[str, Family] = {family.code: family for family in (*FAMILIES, TOTA
 _INTERACTION_FAMILY: dict[str, str] = {name: family for name, family, *_ in INTERACTIONS}
 #: Interactions built from the date of birth, known without their spec.
 _AGE_DERIVED = frozenset(name for name, _, inputs, *_ in INTERACTIONS if AGE_INPUT in inputs)
-#: The history families, with the table whose rows they describe.
-HISTORY_PREFIXES: dict[str, str] = {
-    "INST_": "installments_payments",
-    "CC_": "credit_card_balance",
-    "POS_": "POS_CASH_balance",
-    "BURO_": "bureau",
-    "BB_": "bureau",
-    "PREV_": "previous_application",
-}
 
 
 @functools.lru_cache(maxsize=4096)  # a few hundred feature names, asked for every decision
