@@ -10,6 +10,7 @@ from applicants.apis import (
 )
 from applicants.batch_apis import BatchCreateApi, BatchDetailApi, BatchResultsApi
 from applicants.notice_apis import ApplicationNoticeApi, BatchNoticesApi
+from applicants.review_apis import ApplicationOverrideApi, ReviewQueueApi
 from credscope_site.api import ApiView
 from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
 from scoring.apis import ModelActiveApi, ModelListApi, PolicyCollectionApi
@@ -35,6 +36,12 @@ urlpatterns = [
         ApplicationNoticeApi.as_view(),
         name="application-notice",
     ),
+    path(
+        "applications/<int:application_id>/override/",
+        ApplicationOverrideApi.as_view(),
+        name="application-override",
+    ),
+    path("review-queue/", ReviewQueueApi.as_view(), name="review-queue"),
     path("batches/", BatchCreateApi.as_view(), name="batches"),
     path(
         "batches/<int:batch_id>/adverse-action-notices.zip",

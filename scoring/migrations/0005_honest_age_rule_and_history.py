@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scoring", "0003_alter_decision_contributions_alter_decision_reasons"),
+        ("scoring", "0004_four_eyes_senior_permission"),
     ]
 
     operations = [
