@@ -7,19 +7,25 @@ officer's application answers 404, exactly like one that does not exist.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from applicants import selectors
+from applicants import presentation, selectors
 from applicants.filters import ApplicationFilter
 from applicants.models import LoanApplication
 from applicants.services.submit import (
@@ -258,8 +264,15 @@ class ApplicationDetailApi(ApiView):
 
 
 class ApplicationExplanationApi(ApiView):
-    """The decision's SHAP explanation in logit space: `base_value` plus the sum of every
-    feature's `contribution` equals `logit`, and PD = 1 / (1 + exp(-logit))."""
+    """The decision's explanation in the officer's language: each family's effect on the
+    probability of default in percentage points (`families[].points`), which add up to
+    `probability_of_default - base_probability_of_default`.
+
+    `?detail=features` adds the raw per-feature SHAP values in log-odds (`contributions`,
+    each with its `family` key): `base_value` plus their sum equals `logit`, and
+    PD = 1 / (1 + exp(-logit)). Features built from the date of birth have family `age`;
+    for an applicant aged 62 or over `age_neutralised` is what the age rule took off.
+    """
 
     @extend_schema_serializer(component_name="Explanation")
     class OutputSerializer(serializers.Serializer):
@@ -267,12 +280,47 @@ class ApplicationExplanationApi(ApiView):
         model_version = serializers.CharField(source="model_version.version")
         policy_version = serializers.IntegerField(source="policy.version")
         probability_of_default = serializers.FloatField()
+        base_probability_of_default = serializers.SerializerMethodField()
         logit = serializers.FloatField()
         base_value = serializers.FloatField()
-        contributions = serializers.ListField(child=serializers.DictField())
+        age_neutralised = serializers.FloatField()
+        families = serializers.SerializerMethodField()
+        contributions = serializers.SerializerMethodField()
+
+        def get_base_probability_of_default(self, decision: Any) -> float:
+            return 1 / (1 + math.exp(-decision.base_value))
+
+        @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+        def get_families(self, decision: Any) -> list[dict[str, Any]]:
+            return presentation.explanation_families(
+                decision.contributions, base_value=decision.base_value, logit=decision.logit
+            )
+
+        @extend_schema_field(serializers.ListField(child=serializers.DictField(), allow_null=True))
+        def get_contributions(self, decision: Any) -> list[dict[str, Any]] | None:
+            if not self.context.get("features"):
+                return None
+            return [
+                {
+                    "feature": item["feature"],
+                    "family": item.get("family"),
+                    "value": item.get("value"),
+                    "contribution": item["contribution"],
+                    "status": item.get("status", "given"),
+                }
+                for item in decision.contributions
+            ]
 
     @extend_schema(
-        responses={200: OutputSerializer, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT}
+        parameters=[
+            OpenApiParameter(
+                "detail",
+                str,
+                enum=["features"],
+                description="`features` adds the raw per-feature SHAP values (log-odds)",
+            )
+        ],
+        responses={200: OutputSerializer, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
     )
     @requires(Perm.VIEW_OWN_APPLICATIONS)
     def get(self, request: Request, application_id: int) -> Response:
@@ -282,7 +330,11 @@ class ApplicationExplanationApi(ApiView):
             raise Conflict(
                 f"Application {application.pk} has no decision yet ({application.status})."
             )
-        return Response(self.OutputSerializer(decision).data)
+        detail = request.query_params.get("detail", "")
+        if detail not in ("", "features"):
+            raise ValidationError({"detail": "must be 'features' or left out"})
+        context = {"features": detail == "features"}
+        return Response(self.OutputSerializer(decision, context=context).data)
 
 
 def _visible_application(request: Request, application_id: int) -> LoanApplication:

@@ -14,8 +14,10 @@ from typing import Any
 
 from credscope_site import formatting
 from scoring.ml.features.build import feature_catalogue
-from scoring.ml.features.families import COLUMN_LABELS
+from scoring.ml.features.families import COLUMN_LABELS, explanation_key, family_label
 from scoring.ml.schema.tables import DAYS_SENTINEL
+from scoring.ml.serving.age_rule import AGE_RULE_ITEM
+from scoring.ml.serving.explain import family_points
 
 TOP_CONTRIBUTIONS = 10
 DAYS_PER_YEAR = 365.25
@@ -172,6 +174,70 @@ class ContributionChart:
 
     def as_json(self) -> dict[str, Any]:
         return {"labels": self.labels, "values": self.values, "features": self.features}
+
+
+#: Families shown by name in the chart; the rest are one "other" bar, so the bars still add up.
+TOP_FAMILIES = 10
+
+
+def family_chart(
+    contributions: Iterable[Mapping[str, Any]], *, base_value: float, logit: float
+) -> ContributionChart:
+    """Each family's effect on the PD in percentage points, largest first: the bars add up
+    to this applicant's PD minus the base PD (`scoring.ml.serving.explain.family_points`)."""
+    rows = family_points(list(contributions), base_value=base_value, logit=logit)
+    shown, rest = rows[:TOP_FAMILIES], rows[TOP_FAMILIES:]
+    labels = [family_label(str(row["family"])) for row in shown]
+    values = [row["points"] for row in shown]
+    features = [str(row["family"]) for row in shown]
+    if rest:
+        labels.append(f"{len(rest)} other families")
+        values.append(sum(row["points"] for row in rest))
+        features.append("other")
+    return ContributionChart(labels=labels, values=[round(v, 4) for v in values], features=features)
+
+
+def explanation_families(
+    contributions: Iterable[Mapping[str, Any]], *, base_value: float, logit: float
+) -> list[dict[str, Any]]:
+    """The API's families: key, readable label, percentage points of PD and log-odds."""
+    return [
+        {
+            "family": row["family"],
+            "label": family_label(str(row["family"])),
+            "points": row["points"],
+            "contribution": row["contribution"],
+        }
+        for row in family_points(list(contributions), base_value=base_value, logit=logit)
+    ]
+
+
+def feature_details(
+    contributions: Iterable[Mapping[str, Any]], top: int = 25
+) -> list[dict[str, Any]]:
+    """The raw per-feature SHAP values (log-odds), largest first, for the details view."""
+    items = [item for item in contributions if item.get("contribution") is not None]
+    items.sort(key=lambda item: abs(float(item["contribution"])), reverse=True)
+    out = []
+    for item in items[:top]:
+        feature = str(item.get("feature", ""))
+        label = (
+            "Age rule (62 and over): age may not count against the applicant"
+            if feature == AGE_RULE_ITEM
+            else feature_label(feature)
+        )
+        out.append(
+            {
+                "feature": feature,
+                "label": label,
+                "value": format_value(item.get("value"), feature),
+                # The group the chart shows it under (its family, or a not-provided or
+                # no-history bucket), so the two views agree.
+                "family": family_label(explanation_key(item)),
+                "contribution": float(item["contribution"]),
+            }
+        )
+    return out
 
 
 def contribution_chart(

@@ -8,6 +8,7 @@ functions that take an application expect one already fetched through them.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -159,9 +160,13 @@ def application_page(*, application: LoanApplication, user: AbstractBaseUser) ->
             approve_below=policy.approve_below,
             reject_at_or_above=policy.reject_at_or_above,
         )
-        chart = presentation.contribution_chart(decision.contributions)
+        chart = presentation.family_chart(
+            decision.contributions, base_value=decision.base_value, logit=decision.logit
+        )
         context["chart"] = chart.as_json()
         context["chart_height"] = 70 + 34 * max(len(chart.values), 3)
+        context["base_pd"] = 1 / (1 + math.exp(-decision.base_value))
+        context["feature_details"] = presentation.feature_details(decision.contributions)
     return context
 
 

@@ -3,7 +3,7 @@ site root)."""
 
 from django.urls import path
 
-from applicants import batch_views, views
+from applicants import batch_views, notice_views, views
 
 app_name = "applicants"
 
@@ -17,6 +17,23 @@ urlpatterns = [
         "applications/<int:application_id>/override/",
         views.application_override,
         name="override",
+    ),
+    path(
+        "applications/<int:application_id>/adverse-action-notice/",
+        notice_views.application_notice,
+        {"fmt": "html"},
+        name="notice",
+    ),
+    path(
+        "applications/<int:application_id>/adverse-action-notice.pdf",
+        notice_views.application_notice,
+        {"fmt": "pdf"},
+        name="notice_pdf",
+    ),
+    path(
+        "batches/<int:batch_id>/adverse-action-notices.zip",
+        notice_views.batch_notices,
+        name="batch_notices",
     ),
     path("review/", views.review_queue, name="review"),
     path("review/report/", views.override_report, name="override_report"),

@@ -27,3 +27,4 @@ class AuditAction(models.TextChoices):
     BATCH_FINISHED = "batch.finished", "Batch finished"
     API_TOKEN_CREATED = "auth.api_token_created", "API token issued"
     API_TOKEN_REVOKED = "auth.api_token_revoked", "API token revoked"
+    NOTICE_PRODUCED = "notice.adverse_action_produced", "Adverse-action notice produced"

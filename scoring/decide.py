@@ -36,7 +36,7 @@ from credscope_site.fields import bulk_batch_size
 from scoring import challenger, registry
 from scoring.models import Decision, DecisionPolicy
 from scoring.policy import current_policy, policy_apply
-from scoring.reasons import reasons_from_contributions
+from scoring.reasons import reasons_for
 
 logger = logging.getLogger(__name__)
 
@@ -258,8 +258,8 @@ def _save_decisions(
 def decision_build(
     *, application: LoanApplication, score: registry.Score, policy: DecisionPolicy
 ) -> Decision:
-    """The (unsaved) decision a score makes under `policy`: band, outcome, reasons, and the
-    contributions worth storing."""
+    """The (unsaved) decision a score makes under `policy`: band, outcome, true reasons
+    (`scoring.reasons`), the contributions worth storing, and what the age rule took off."""
     result = policy_apply(score.probability_of_default, policy)
     return Decision(
         application=application,
@@ -269,9 +269,13 @@ def decision_build(
         outcome=result.outcome,
         model_version=score.model_version,
         policy=policy,
-        reasons=reasons_from_contributions(score.contributions),
+        reasons=reasons_for(
+            score.contributions, history_rows=score.history_rows, measures=score.measures
+        ),
         base_value=score.base_value,
         contributions=stored_contributions(score.contributions),
+        age_neutralised=score.age_neutralised,
+        history_rows=score.history_rows,
         scoring_latency_ms=score.latency_ms,
     )
 
@@ -284,7 +288,7 @@ def stored_contributions(contributions: list[dict[str, Any]]) -> list[dict[str, 
     values to 7 significant digits, the precision the model reads them at (float32)."""
     return [
         {
-            "feature": item["feature"],
+            **item,
             "value": _stored_value(item["value"]),
             "contribution": round(item["contribution"], 12),
         }
@@ -312,6 +316,7 @@ def decided_payload(decision: Decision, task_id: str) -> dict[str, Any]:
         "policy_version": decision.policy.version,
         "reasons": [reason["code"] for reason in decision.reasons],
         "latency_ms": round(decision.scoring_latency_ms, 3),
+        "age_neutralised": decision.age_neutralised,
     }
 
 

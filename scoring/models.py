@@ -145,6 +145,11 @@ class Decision(models.Model):
     reasons = DocumentJSONField(default=list)
     base_value = models.FloatField()
     contributions = DocumentJSONField(default=list)
+    #: What the age rule took off the logit (12 CFR 1002.6(b)(2)): the age family's
+    #: contribution for an applicant aged 62+ that would have raised the risk; else 0.
+    age_neutralised = models.FloatField(default=0.0)
+    #: The applicant's row count per history table when scored (no-history reasons).
+    history_rows = models.JSONField(default=dict, blank=True)
     scoring_latency_ms = models.FloatField()
     decided_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from audits import trail
 from audits.actions import AuditAction
 from credscope_site.roles import Perm
 from scoring.ml.data.history_store import HistoryStore, frames_from_records
+from scoring.ml.schema.records import check_input_contract
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving.bundle import BundleError, load_bundle
 from scoring.ml.serving.predict import Scorer
@@ -49,6 +50,11 @@ class Score:
     contributions: list[dict[str, Any]]
     model_version: ModelVersion
     latency_ms: float
+    #: The applicant's rows per history table; what the age rule took off; the directional
+    #: measures against the training population (see `scoring.ml.serving.predict`).
+    history_rows: dict[str, int] = field(default_factory=dict)
+    age_neutralised: float = 0.0
+    measures: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The challenger set when this score was made (None: none), read in the same query as
     #: the active version, so deciding needs no second look-up.
     challenger_version: str | None = None
@@ -97,7 +103,8 @@ def model_version_register(
             ks=held_out["ks"],
             brier=held_out["brier"],
             oracle_auc=held_out.get("oracle_roc_auc"),
-            metrics=bundle.metrics,
+            # The age rule's held-out figures travel with the metrics the model page shows.
+            metrics={**bundle.metrics, "age_rule": bundle.reference.get("age_rule", {})},
             trained_by=trained_by,
         )
         trail.record(
@@ -339,6 +346,9 @@ def score_records_with(
             contributions=r.contributions,
             model_version=model_version,
             latency_ms=each_ms,
+            history_rows=r.history_rows,
+            age_neutralised=r.age_neutralised,
+            measures=r.measures,
         )
         for r in results
     ]
@@ -414,6 +424,24 @@ def scorer_warm() -> str | None:
         (time.perf_counter() - started) * 1000,
     )
     return model_version.version
+
+
+def input_contract_errors(row: dict[str, Any]) -> dict[str, str]:
+    """Values outside the active model version's input domain (its bundle's contract), as
+    field errors; none when no model is active (scoring will say so itself)."""
+    model_version = active_model_version()
+    if model_version is None:
+        return {}
+    try:
+        scorer = _scorer_for(model_version)
+    except RegistryError:
+        # An unloadable bundle fails scoring itself, with its own message (and FAILED rows);
+        # validation has no contract to apply then.
+        logger.warning("model version %s cannot be loaded; no input contract applied",
+                       model_version.version)  # fmt: skip
+        return {}
+    contract = scorer.bundle.reference.get("inputs", {})
+    return check_input_contract(row, contract, version=model_version.version)
 
 
 def history_store() -> HistoryStore | None:

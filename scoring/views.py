@@ -39,6 +39,7 @@ def model_detail(request: HttpRequest, version: str) -> HttpResponse:
         "scoring/models/detail.html",
         {
             **model_report(model_version, _policy()),
+            "age_rule": (model_version.metrics or {}).get("age_rule") or None,
             "help": METRIC_HELP,
             "can_activate": request.user.has_perm(Perm.ACTIVATE_MODEL),
         },

@@ -318,6 +318,8 @@ def _clean_line(header: Sequence[str], cells: Sequence[str]) -> _Line:
         )
     line.row, row_errors = clean_application(values, from_text=True)
     line.errors.update(row_errors)
+    if not row_errors:  # the model version's own domain (its training range, widened)
+        line.errors.update(registry.input_contract_errors(line.row))
     return line
 
 

@@ -407,5 +407,30 @@ LOGGING = {
         # With no broker, tasks run in the caller: Celery's per-task "succeeded in" line would
         # flood the console of a seeding command or a batch upload. Workers keep it.
         "celery.app.trace": {"level": "INFO" if REDIS_URL else "WARNING"},
+        # WeasyPrint logs every rendering step at INFO (ten lines a notice); its warnings stay.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
+
+# --- adverse-action notices (issue 11) -----------------------------------------------------------
+# The creditor named on every notice of a declined application, with the statement the law
+# requires (ECOA / Regulation B, 12 CFR 1002.9). Set them for your institution; the defaults
+# name the demo.
+CREDSCOPE_CREDITOR_NAME = env.str("CREDSCOPE_CREDITOR_NAME", default="CredScope Demo Bank")
+CREDSCOPE_CREDITOR_ADDRESS = env.str(
+    "CREDSCOPE_CREDITOR_ADDRESS", default="1 Example Street, Springfield, 00000"
+)
+CREDSCOPE_CREDITOR_STATEMENT = env.str(
+    "CREDSCOPE_CREDITOR_STATEMENT",
+    default=(
+        "The federal Equal Credit Opportunity Act prohibits creditors from discriminating "
+        "against credit applicants on the basis of race, color, religion, national origin, "
+        "sex, marital status, age (provided the applicant has the capacity to enter into a "
+        "binding contract); because all or part of the applicant's income derives from any "
+        "public assistance program; or because the applicant has in good faith exercised any "
+        "right under the Consumer Credit Protection Act. The federal agency that administers "
+        "compliance with this law concerning this creditor is the Consumer Financial "
+        "Protection Bureau, 1700 G Street NW, Washington, DC 20552."
+    ),
+)

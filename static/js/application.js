@@ -1,4 +1,5 @@
-// Application page: poll the status while scoring runs, then draw the SHAP chart.
+// Application page: poll the status while scoring runs, then draw each family's effect on
+// the probability of default (percentage points; the server adds them up, see presentation).
 (function () {
   "use strict";
 
@@ -61,7 +62,7 @@
       data: {
         labels: labels,
         datasets: [{
-          label: "Contribution to the score (log-odds)",
+          label: "Effect on the probability of default (percentage points)",
           data: data.values,
           backgroundColor: colours,
           borderRadius: 3,
@@ -80,14 +81,14 @@
               title: function (items) { return data.labels[items[0].dataIndex]; },
               label: function (item) {
                 var v = item.raw;
-                return (v > 0 ? "raises risk by " : "lowers risk by ") + Math.abs(v).toFixed(3) + " log-odds";
+                return (v > 0 ? "raises the PD by " : "lowers the PD by ") + Math.abs(v).toFixed(2) + " percentage points";
               }
             }
           }
         },
         scales: {
           x: {
-            title: { display: true, text: "\u2190 lowers risk     log-odds     raises risk \u2192" },
+            title: { display: true, text: "\u2190 lowers risk     percentage points of PD     raises risk \u2192" },
             grid: { color: function (ctx) { return ctx.tick && ctx.tick.value === 0 ? "#5b6675" : "#e6eaf0"; } }
           },
           y: { ticks: { display: !layout.narrow, autoSkip: false, font: { size: 13 } }, grid: { display: false } }

@@ -292,14 +292,24 @@ def test_wait_scores_in_the_request_and_the_explanation_sums_to_the_logit(office
     assert client.get(body["url"]).json()["decision"] == decision
 
     explanation = client.get(f"{body['url']}explanation/").json()
-    total = explanation["base_value"] + sum(c["contribution"] for c in explanation["contributions"])
-    assert abs(total - explanation["logit"]) <= 1e-6
+    assert explanation["contributions"] is None  # raw features only when asked for
+    families = explanation["families"]
+    assert {"family", "label", "points", "contribution"} <= set(families[0])
+    assert len({f["family"] for f in families}) == len(families)
+    gained = explanation["probability_of_default"] - explanation["base_probability_of_default"]
+    assert abs(sum(f["points"] for f in families) / 100 - gained) <= 1e-9
+    detailed = client.get(f"{body['url']}explanation/?detail=features").json()
+    total = detailed["base_value"] + sum(c["contribution"] for c in detailed["contributions"])
+    assert abs(total - detailed["logit"]) <= 1e-6
     assert math.isclose(
-        1 / (1 + math.exp(-explanation["logit"])),
-        explanation["probability_of_default"],
+        1 / (1 + math.exp(-detailed["logit"])),
+        detailed["probability_of_default"],
         rel_tol=1e-6,
     )
-    assert {"feature", "value", "contribution"} <= set(explanation["contributions"][0])
+    assert {"feature", "family", "value", "contribution"} <= set(detailed["contributions"][0])
+    ages = [c for c in detailed["contributions"] if c["feature"] in ("AGE_YEARS", "DAYS_BIRTH")]
+    assert ages and all(c["family"] == "age" for c in ages)
+    assert client.get(f"{body['url']}explanation/?detail=everything").status_code == 400
     outcome = decision["outcome"]
     listed = client.get(f"{APPLICATIONS}?status=DECIDED&outcome={outcome}").json()
     assert [a["id"] for a in listed["results"]] == [body["id"]]

@@ -228,10 +228,14 @@ def test_application_page_explains_the_decision(client, officer, referred) -> No
             r'<script id="contributions-data" type="application/json">(.*?)</script>', html, re.S
         ).group(1)
     )
-    assert len(chart["values"]) == 10
-    assert chart["values"][0] == -0.62  # largest in size first, sign kept
-    assert chart["labels"][0] == "External score 2 = 0.21"
-    assert "Age = 24.6 years" in chart["labels"]
+    # Families in percentage points of PD, largest first, sign kept.
+    by_label = dict(zip(chart["labels"], chart["values"], strict=True))
+    assert chart["labels"][0] == "External credit scores" and chart["values"][0] < 0
+    assert by_label["Age"] > 0 and by_label["Credit against income"] > 0
+    assert [abs(v) for v in chart["values"]] == sorted(map(abs, chart["values"]), reverse=True)
+    # The raw features stay under the details toggle, in log-odds.
+    details = html[html.index('id="feature-details"') :]
+    assert "External score 2" in details and "-0.620" in details
     assert "vendor/chart.umd.min.js" in html
     assert "Record my decision" not in html  # their own: a second person reviews it
     assert "awaiting a credit reviewer's decision" in html

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
 from applicants.models import LoanApplication
 from scoring import registry
+from scoring.ml.features.families import BY_CODE, family_label
 from scoring.models import Decision
 from scoring.policy import policy_create
 from tests.e2e.conftest import PHONE, screenshot, sign_in
@@ -39,6 +41,9 @@ SELECTS = {
     "#id_housing": "House / apartment",
     "#id_owns_realty": "Y",
 }
+
+
+HISTORY_CODES = ("INSTALMENT", "CARD", "POS_", "BUREAU", "PREVIOUS", "TOTAL_DEBT")
 
 
 def fill_application(page, **changes: str) -> None:
@@ -74,18 +79,38 @@ def test_officer_submits_an_application_and_reads_the_decision(
     bars = page.evaluate(
         """() => {
             const chart = Chart.getChart(document.getElementById('contributions-chart'));
-            return {n: chart.data.datasets[0].data.length, labels: chart.data.labels,
-                    colours: chart.data.datasets[0].backgroundColor};
+            return {values: chart.data.datasets[0].data, labels: chart.data.labels,
+                    colours: chart.data.datasets[0].backgroundColor,
+                    axis: chart.options.scales.x.title.text};
         }"""
     )
-    assert bars["n"] == 10
-    assert all(" = " in label for label in bars["labels"])
+    # Families in the officer's words, in percentage points that add up to PD - base PD.
+    known = {family_label(key) for key in {*(f.key for f in BY_CODE.values()),
+                                          "not_provided", "no_history"}}  # fmt: skip
+    assert 3 <= len(bars["values"]) <= 11
+    assert all(label in known or label.endswith("other families") for label in bars["labels"])
+    assert "percentage points" in bars["axis"]
+    base_pd = 1 / (1 + math.exp(-decision.base_value))
+    total = sum(bars["values"]) / 100
+    assert abs(total - (decision.probability_of_default - base_pd)) < 1e-5
     assert set(bars["colours"]) <= {"#c0392b", "#1f6fb2"}
+
+    # The raw per-feature SHAP values stay behind the details toggle.
+    details = page.locator("#feature-details table")
+    assert not details.is_visible()
+    page.click("#feature-details summary")
+    assert details.is_visible()
+    raw = page.locator("#feature-details tbody tr").all_inner_texts()
+    assert len(raw) >= 10 and any("External score 2" in row for row in raw)
 
     reasons = page.locator("#reasons li").all_inner_texts()
     assert reasons == [
         r["text"] + (f" — {r['detail']}" if r["detail"] else "") for r in decision.reasons
     ]
+    # A web-form applicant has no history rows: no reason speaks of a history they lack.
+    history_texts = {f.text for code, f in BY_CODE.items() if code.startswith(HISTORY_CODES)}
+    assert not any(r["text"] in history_texts for r in decision.reasons)
+    assert not any(text.split(" — ")[0] in history_texts for text in reasons)
     assert page.is_visible("text=Known credit history")
     assert decision.model_version.version in page.inner_text("body")
     assert "Application submitted" in page.inner_text("body")
@@ -97,6 +122,9 @@ def test_officer_submits_an_application_and_reads_the_decision(
     wait_for_decision(phone)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the page must not scroll sideways on a phone"
+    phone.click("#feature-details summary")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], "the open details must not widen the page on a phone"
     screenshot(phone, "application-phone")
 
 

@@ -42,10 +42,29 @@ class Bounds:
 _POSITIVE = Bounds(0, exclusive_minimum=True, message="must be greater than 0")
 _UNIT_INTERVAL = Bounds(0, 1, message="must be between 0 and 1")
 _NON_NEGATIVE = Bounds(0, message="must not be negative")
+_FLAG = Bounds(0, 1, message="must be 0 or 1")
+_COUNT = Bounds(0, 1000, message="must be a count from 0 to 1000")
+_DAYS_AGO = Bounds(  # an event in the applicant's lifetime: today or up to 100 years ago
+    -100 * 365.25, 0, message="must be days before today: from -36525 to 0"
+)
+#: Cross-field rules: goods price and credit that far apart are not one purchase.
+CREDIT_TO_GOODS_RANGE = (0.2, 6.0)
+
+
+def _flag_columns() -> dict[str, Bounds]:
+    """The application's 0/1 indicator columns (contact, documents, address mismatches)."""
+    return {
+        column.name: _FLAG
+        for column in APPLICATION_TABLE.columns
+        if column.kind is Kind.INT
+        and column.name.startswith(("FLAG_", "REG_REGION_", "REG_CITY_", "LIVE_"))
+    }
+
 
 #: The one table of value ranges: `clean_application` enforces it and the REST API's schema
 #: documents it (`application_fields`), so the two cannot drift apart.
 APPLICATION_BOUNDS: dict[str, Bounds] = {
+    **_flag_columns(),
     "AMT_INCOME_TOTAL": _POSITIVE,
     "AMT_CREDIT": _POSITIVE,
     "AMT_ANNUITY": _POSITIVE,
@@ -54,9 +73,25 @@ APPLICATION_BOUNDS: dict[str, Bounds] = {
     "EXT_SOURCE_2": _UNIT_INTERVAL,
     "EXT_SOURCE_3": _UNIT_INTERVAL,
     "REGION_POPULATION_RELATIVE": _UNIT_INTERVAL,
-    "CNT_CHILDREN": _NON_NEGATIVE,
-    "CNT_FAM_MEMBERS": _NON_NEGATIVE,
-    "OWN_CAR_AGE": _NON_NEGATIVE,
+    "REGION_RATING_CLIENT": Bounds(1, 3, message="must be 1, 2 or 3"),
+    "REGION_RATING_CLIENT_W_CITY": Bounds(1, 3, message="must be 1, 2 or 3"),
+    "CNT_CHILDREN": Bounds(0, 20, message="must be from 0 to 20"),
+    "CNT_FAM_MEMBERS": Bounds(1, 25, message="must be from 1 to 25"),
+    "OWN_CAR_AGE": Bounds(0, 100, message="must be from 0 to 100 years"),
+    "HOUR_APPR_PROCESS_START": Bounds(0, 23, message="must be an hour from 0 to 23"),
+    "DAYS_REGISTRATION": _DAYS_AGO,
+    "DAYS_ID_PUBLISH": _DAYS_AGO,
+    "DAYS_LAST_PHONE_CHANGE": _DAYS_AGO,
+    "OBS_30_CNT_SOCIAL_CIRCLE": _COUNT,
+    "DEF_30_CNT_SOCIAL_CIRCLE": _COUNT,
+    "OBS_60_CNT_SOCIAL_CIRCLE": _COUNT,
+    "DEF_60_CNT_SOCIAL_CIRCLE": _COUNT,
+    "AMT_REQ_CREDIT_BUREAU_HOUR": _COUNT,
+    "AMT_REQ_CREDIT_BUREAU_DAY": _COUNT,
+    "AMT_REQ_CREDIT_BUREAU_WEEK": _COUNT,
+    "AMT_REQ_CREDIT_BUREAU_MON": _COUNT,
+    "AMT_REQ_CREDIT_BUREAU_QRT": _COUNT,
+    "AMT_REQ_CREDIT_BUREAU_YEAR": _COUNT,
     "DAYS_BIRTH": Bounds(  # 18 to 100 years old
         -100 * 365.25,
         -18 * 365.25,
@@ -215,6 +250,53 @@ def _check_application_ranges(row: dict[str, Any], errors: RecordErrors) -> None
         errors.add("DAYS_EMPLOYED", f"must be <= 0 (days before today) or {DAYS_SENTINEL}")
     if employed is not None and "DAYS_BIRTH" in row and employed < row["DAYS_BIRTH"]:
         errors.add("DAYS_EMPLOYED", "employment cannot start before birth")
+    _check_cross_fields(row, errors)
+
+
+def _check_cross_fields(row: dict[str, Any], errors: RecordErrors) -> None:
+    """Values that are each possible but not together."""
+    children, members = row.get("CNT_CHILDREN"), row.get("CNT_FAM_MEMBERS")
+    if children is not None and members is not None and members < children + 1:
+        errors.add(
+            "CNT_FAM_MEMBERS",
+            f"the household must count the applicant and the {children:g} children "
+            f"(at least {children + 1:g})",
+        )
+    credit, annuity = row.get("AMT_CREDIT"), row.get("AMT_ANNUITY")
+    if credit and annuity is not None and annuity > credit:
+        errors.add("AMT_ANNUITY", f"cannot exceed the credit ({credit:,.2f})")
+    goods = row.get("AMT_GOODS_PRICE")
+    low, high = CREDIT_TO_GOODS_RANGE
+    if credit and goods and not low <= credit / goods <= high:
+        errors.add(
+            "AMT_GOODS_PRICE",
+            f"must be consistent with the credit: the credit may be {low:g} to {high:g} "
+            f"times the goods price (it is {credit / goods:.3g} times)",
+        )
+
+
+def check_input_contract(
+    row: Mapping[str, Any], contract: Mapping[str, Mapping[str, Any]], *, version: str = ""
+) -> dict[str, str]:
+    """Errors for values outside a model version's input domain (its bundle's
+    ``reference.json`` ``inputs``: the robust training range widened by a margin).
+
+    A value far outside anything the model was trained on would be scored by extrapolation
+    nobody checked: it is refused, naming the accepted range.
+    """
+    errors: dict[str, str] = {}
+    model = f"model version {version}" if version else "the active model"
+    for name, value in row.items():
+        domain = (contract.get(name) or {}).get("domain")
+        if domain is None or isinstance(value, str):
+            continue
+        low, high = domain
+        if not low <= value <= high:
+            errors[name] = (
+                f"{value:g} is far outside what {model} was trained on "
+                f"(accepted: {low:,.6g} to {high:,.6g})"
+            )
+    return errors
 
 
 def _check_history_links(history: dict[str, list[dict[str, Any]]], errors: RecordErrors) -> None:

@@ -14,6 +14,9 @@ then a hash of the contents, so ids sort by time and never collide)::
     metrics.json           the version's metrics (see scoring.ml.training.metrics)
     training.json          profile, parameters, trees, seeds, library versions, timings and
                            the training-data fingerprint
+    reference.json         the training population: each feature's missing rate and
+                           quantiles (true reasons), each input's domain (the input contract)
+                           and the age rule's held-out figures (format 2)
 
 No pickles: every model is in its library's native format and everything else is JSON.
 :func:`write_bundle` writes into a temporary directory beside the target and renames it
@@ -38,10 +41,12 @@ from typing import Any
 
 from scoring.ml.training.learners import LEARNERS
 
-FORMAT_VERSION = 1
+#: 2 added reference.json (the training population and the input contract): a version-1
+#: bundle cannot say whether a reason's direction holds, so it is refused, not guessed at.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 MODEL_FILES: dict[str, str] = {name: learner.bundle_file for name, learner in LEARNERS.items()}
-JSON_FILES = ("ensemble.json", "features.json", "metrics.json", "training.json")
+JSON_FILES = ("ensemble.json", "features.json", "metrics.json", "training.json", "reference.json")
 
 
 class BundleError(Exception):
@@ -73,6 +78,7 @@ class Bundle:
     features: dict[str, Any]
     metrics: dict[str, Any]
     training: dict[str, Any]
+    reference: dict[str, Any] = field(repr=False)
     model_bytes: dict[str, bytes] = field(repr=False)
 
     def native_model(self, library: str) -> Any:
@@ -102,6 +108,7 @@ def write_bundle(
     features: dict[str, Any],
     metrics: dict[str, Any],
     training: dict[str, Any],
+    reference: dict[str, Any],
 ) -> BundleInfo:
     """Write a new bundle under ``out_dir`` and return its version, path and digest.
 
@@ -115,7 +122,9 @@ def write_bundle(
     }
     if set(models) != set(MODEL_FILES):
         raise BundleError(f"a bundle needs exactly the models {sorted(MODEL_FILES)}")
-    for name, payload in zip(JSON_FILES, (ensemble, features, metrics, training), strict=True):
+    for name, payload in zip(
+        JSON_FILES, (ensemble, features, metrics, training, reference), strict=True
+    ):
         contents[name] = _json_bytes(payload)
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     now = datetime.now(UTC)
@@ -173,7 +182,9 @@ def load_bundle(path: str | Path, *, expected_manifest_sha256: str | None = None
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BundleFormatError(
             f"bundle {path} has format version {manifest.get('format_version')!r}; "
-            f"this code reads version {FORMAT_VERSION}"
+            f"this code reads version {FORMAT_VERSION} (version 2 added the training "
+            "population that reasons are checked against): retrain the model "
+            "(`manage.py train_model --activate`, or `make demo`)"
         )
     listed = manifest.get("files", {})
     contents: dict[str, bytes] = {}
@@ -210,6 +221,7 @@ def load_bundle(path: str | Path, *, expected_manifest_sha256: str | None = None
         features=parsed["features.json"],
         metrics=parsed["metrics.json"],
         training=parsed["training.json"],
+        reference=parsed["reference.json"],
         model_bytes={lib: contents[name] for lib, name in MODEL_FILES.items()},
     )
 

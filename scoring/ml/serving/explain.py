@@ -20,15 +20,16 @@ into the weights rather than approximated. ``sigmoid(L)`` is the probability of 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from scoring.ml.features.base import FeatureKind, FeatureSpec
-from scoring.ml.features.families import family_of
+from scoring.ml.features.families import explanation_key, family_of
 from scoring.ml.probability import sigmoid
+from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.training.learners import LEARNERS
 
 
@@ -78,9 +79,17 @@ class FeatureGroups:
             elif self._display[g] is None and spec.kind is not FeatureKind.ONE_HOT:
                 self._display[g] = (i, ())
         self.names = names
-        #: Each group's family code (`scoring.ml.features.families`); None: never named.
+        inputs: list[set[str]] = [set() for _ in names]
+        for spec in specs:
+            inputs[index[spec.group]].update(spec.inputs)
+        #: Each group's application columns and history tables: what must have been given
+        #: for its contribution to be about the applicant rather than about absent data.
+        self.columns = [frozenset(i - set(HISTORY_TABLES)) for i in inputs]
+        self.tables = [frozenset(i & set(HISTORY_TABLES)) for i in inputs]
+        #: Each group's family key (`scoring.ml.features.families`); None: never named.
         self.families = [
-            family.code if (family := family_of(name)) is not None else None for name in names
+            family.key if (family := family_of(name, tuple(sorted(i)))) is not None else None
+            for name, i in zip(names, inputs, strict=True)
         ]
         self.descriptions = [""] * len(names)
         for spec in specs:
@@ -139,16 +148,64 @@ class FeatureGroups:
         orders = np.argsort(-np.abs(sums), axis=1, kind="stable")
         shown = self._shown_values(values)
         names = self.names
+        families = self.families
         out = []
         for r in range(sums.shape[0]):
             total, value = sums[r].tolist(), shown[r]
             out.append(
                 [
-                    {"feature": names[g], "value": value[g], "contribution": total[g]}
+                    {
+                        "feature": names[g],
+                        "family": families[g],
+                        "value": value[g],
+                        "contribution": total[g],
+                    }
                     for g in orders[r].tolist()
                 ]
             )
         return out
+
+    def mark_given(
+        self,
+        rows: list[dict[str, Any]],
+        application: Mapping[str, Any],
+        history_rows: Mapping[str, int],
+    ) -> None:
+        """Say of each contribution whether it is about data the applicant gave.
+
+        ``status`` is ``given``, ``not_provided`` (none of its application inputs was sent,
+        its value is missing, or it counts missing inputs) or ``no_history`` (the applicant
+        has no rows in any of its history tables). Only ``given`` contributions may carry
+        a reason about the applicant's creditworthiness.
+        """
+        index = self._index
+        sent = {k for k, v in application.items() if v is not None and v == v}
+        for item in rows:
+            g = index[item["feature"]]
+            columns, tables = self.columns[g], self.tables[g]
+            if tables and not any(history_rows.get(t, 0) for t in tables):
+                status = "no_history"
+            elif (
+                columns
+                and not tables
+                and (
+                    item["value"] is None
+                    or not columns & sent
+                    or (item["feature"].endswith("_NULLS") and not columns <= sent)
+                )
+            ):
+                status = "not_provided"
+            else:
+                status = "given"
+            item["status"] = status
+            if status == "not_provided":
+                item["missing"] = sorted(columns - sent)
+            elif status == "no_history":
+                item["absent"] = sorted(tables)
+
+    @functools.cached_property
+    def _index(self) -> dict[str, int]:
+        return {name: g for g, name in enumerate(self.names)}
 
     def describe(self, feature: str) -> str:
         return self.descriptions[self.names.index(feature)]
@@ -187,3 +244,45 @@ def native_contributions(
     contributions = slope * total[:, :p]
     base = slope * (intercept + total[:, p]) + calibration_intercept
     return base, contributions
+
+
+def family_points(
+    contributions: Sequence[Mapping[str, Any]], *, base_value: float, logit: float
+) -> list[dict[str, Any]]:
+    """Each family's effect in percentage points of PD, adding up to PD minus base PD.
+
+    Contributions are grouped as the reasons group them (`families.explanation_key`):
+    by family, with inputs not sent and absent history in buckets of their own.
+
+    SHAP is exact in logit space, where the families' contributions ``phi_f`` add up to
+    ``logit - base_value``. The path from the base to the applicant's logit is a straight
+    line; along it the PD rises by ``sigmoid(logit) - sigmoid(base)``, and each family is
+    given its share of that rise in proportion to how far it moved the logit:
+
+        points_f = 100 * phi_f * (sigmoid(logit) - sigmoid(base)) / (logit - base)
+
+    The factor is the sigmoid's mean slope along the path (its slope at the base when the
+    two coincide), so it is finite and positive: a family keeps the sign of its effect and
+    the points add up to the PD change exactly (to float rounding). Largest first.
+    """
+    sums: dict[str, float] = {}
+    for item in contributions:
+        family = explanation_key(item)
+        sums[family] = sums.get(family, 0.0) + float(item["contribution"])
+    slope = mean_slope(base_value, logit)
+    rows = [
+        {"family": family, "contribution": total, "points": 100.0 * total * slope}
+        for family, total in sums.items()
+    ]
+    rows.sort(key=lambda row: -abs(row["points"]))
+    return rows
+
+
+def mean_slope(base_value: float, logit: float) -> float:
+    """(sigmoid(logit) - sigmoid(base)) / (logit - base); the derivative at a tiny gap."""
+    gap = logit - base_value
+    if abs(gap) < 1e-9:
+        p = float(sigmoid(np.asarray([base_value]))[0])
+        return p * (1.0 - p)
+    both = sigmoid(np.asarray([logit, base_value], dtype=np.float64))
+    return float((both[0] - both[1]) / gap)

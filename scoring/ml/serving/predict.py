@@ -28,11 +28,19 @@ from scoring.ml.features.build import (
     build_features,
     selected_specs,
 )
+from scoring.ml.features.families import BY_CODE
 from scoring.ml.probability import sigmoid
 from scoring.ml.schema.tables import HISTORY_TABLES
+from scoring.ml.serving.age_rule import (
+    AGE_KEY,
+    AGE_RULE_ITEM,
+    ages_in_years,
+    neutralised_amounts,
+)
 from scoring.ml.serving.bundle import Bundle, BundleError, load_bundle
 from scoring.ml.serving.explain import Explanation, FeatureGroups, top_risk_factors
 from scoring.ml.serving.forest import Forest
+from scoring.ml.serving.reference import Reference
 from scoring.ml.training.learners import BASE_MODELS, LEARNERS
 
 #: Stands in for SK_ID_CURR when one applicant without an id is scored: it only links the
@@ -54,6 +62,14 @@ class ScoreResult:
     top_risk_factors: list[dict[str, Any]]
     model_version: str
     features: dict[str, float | None] = field(default_factory=dict, repr=False)
+    #: Rows the applicant has in each history table (0: none; no-history items).
+    history_rows: dict[str, int] = field(default_factory=dict)
+    #: What the age rule took off the logit (an applicant aged 62+; else 0).
+    age_neutralised: float = 0.0
+    #: The directional families' measures: feature -> {"value", "adverse", "share"}, where
+    #: ``share`` is the training population on the other side of the applicant's value, or
+    #: None when the value is not on the adverse side of the median.
+    measures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Scorer:
@@ -87,6 +103,14 @@ class Scorer:
         )
         self.groups = FeatureGroups(self.specs)
         self.base_value = self.forest.expected_value
+        self.reference = Reference.from_json(bundle.reference)
+        #: Measures of the directional families that this model's matrix holds.
+        self._measures = [
+            (m, self.feature_names.index(m.feature))
+            for family in BY_CODE.values()
+            for m in family.measures
+            if m.feature in self.feature_names
+        ]
 
     @classmethod
     def from_bundle(
@@ -148,7 +172,9 @@ class Scorer:
         row, tables = _one_applicant(application, history)
         X = self.features([row], tables).X
         explanation = self.explain(X)
-        result = self._results(explanation, top)[0]
+        result = self._results(
+            explanation, top, [dict(application)], [{k: len(v) for k, v in tables.items()}]
+        )[0]
         result.features = {
             n: (None if np.isnan(v) else float(v))
             for n, v in zip(self.feature_names, X[0], strict=True)
@@ -168,10 +194,10 @@ class Scorer:
         exactly the result :meth:`score_one` would give: the applicants are numbered apart,
         and their bureau ids too, so no applicant's history can reach another's row.
         """
-        X = self.matrix_many(applications, histories)
+        X, counts = self._matrix_and_history_rows(applications, histories)
         if X is None:
             return []
-        return self._results(self.explain(X), top)
+        return self._results(self.explain(X), top, list(applications), counts)
 
     def matrix_many(
         self,
@@ -180,38 +206,100 @@ class Scorer:
     ) -> np.ndarray | None:
         """The model matrix of many applicants, each with its own history (None if none):
         what :meth:`score_many` scores, and what drift monitoring compares."""
+        return self._matrix_and_history_rows(applications, histories)[0]
+
+    def _matrix_and_history_rows(
+        self,
+        applications: Sequence[Mapping[str, Any]],
+        histories: Sequence[Mapping[str, Any] | None],
+    ) -> tuple[np.ndarray | None, list[dict[str, int]]]:
+        """The model matrix, and each applicant's row count per history table."""
         rows: list[dict[str, Any]] = []
+        counts: list[dict[str, int]] = []
         tables: dict[str, list[dict[str, Any]]] = {name: [] for name in HISTORY_TABLES}
         for number, (application, history) in enumerate(
             zip(applications, histories, strict=True), start=1
         ):
             row, own = _one_applicant({**application, "SK_ID_CURR": number}, history)
             rows.append(row)
+            counts.append({name: len(records) for name, records in own.items()})
             bureau_ids: dict[Any, int] = {}
             for name, records in own.items():
                 if name in ("bureau", "bureau_balance"):
                     records = [_renumbered_bureau(r, bureau_ids, number) for r in records]
                 tables[name].extend(records)
         if not rows:
-            return None
-        return self.features(rows, {k: v for k, v in tables.items() if v}).X
+            return None, counts
+        return self.features(rows, {k: v for k, v in tables.items() if v}).X, counts
 
-    def _results(self, explanation: Explanation, top: int) -> list[ScoreResult]:
-        """One result per explained row, its contributions grouped to readable features."""
-        return [
-            ScoreResult(
-                probability_of_default=float(explanation.probability[i]),
-                logit=float(explanation.logit[i]),
-                base_value=float(explanation.base_value),
-                contributions=contributions,
-                top_risk_factors=[
-                    {**c, "description": self.groups.describe(c["feature"])}
-                    for c in top_risk_factors(contributions, top)
-                ],
-                model_version=self.version,
+    def _results(
+        self,
+        explanation: Explanation,
+        top: int,
+        applications: Sequence[Mapping[str, Any]],
+        history_rows: Sequence[Mapping[str, int]],
+    ) -> list[ScoreResult]:
+        """One result per explained row: contributions grouped to readable features, each
+        with its family and whether it is about data the applicant gave; the age rule
+        applied; the directional measures placed against the training population."""
+        groups = self.groups
+        neutralised = neutralised_amounts(
+            groups.sums(explanation.contributions),
+            groups.families,
+            ages_in_years(self.feature_names, explanation.values),
+        )
+        results = []
+        for i, contributions in enumerate(groups.rows_many(explanation)):
+            counts = {name: int(history_rows[i].get(name, 0)) for name in HISTORY_TABLES}
+            groups.mark_given(contributions, applications[i], counts)
+            logit = float(explanation.logit[i])
+            amount = float(neutralised[i])
+            if amount > 0:
+                logit -= amount
+                contributions.append(
+                    {
+                        "feature": AGE_RULE_ITEM,
+                        "family": AGE_KEY,
+                        "value": None,
+                        "contribution": -amount,
+                        "status": "given",
+                    }
+                )
+            results.append(
+                ScoreResult(
+                    probability_of_default=float(sigmoid(np.asarray([logit]))[0]),
+                    logit=logit,
+                    base_value=float(explanation.base_value),
+                    contributions=contributions,
+                    top_risk_factors=[
+                        {**c, "description": self._describe(c["feature"])}
+                        for c in top_risk_factors(contributions, top)
+                    ],
+                    model_version=self.version,
+                    history_rows=counts,
+                    age_neutralised=amount,
+                    measures=self._measured(explanation.values[i]),
+                )
             )
-            for i, contributions in enumerate(self.groups.rows_many(explanation))
-        ]
+        return results
+
+    def _describe(self, feature: str) -> str:
+        if feature == AGE_RULE_ITEM:
+            return "age rule: age may not count against an applicant aged 62 or over"
+        return self.groups.describe(feature)
+
+    def _measured(self, values: np.ndarray) -> dict[str, dict[str, Any]]:
+        out = {}
+        for measure, j in self._measures:
+            value = float(values[j])
+            if np.isnan(value):
+                continue
+            out[measure.feature] = {
+                "value": value,
+                "adverse": measure.adverse,
+                "share": self.reference.adverse_share(measure.feature, value, measure.adverse),
+            }
+        return out
 
 
 def _renumbered_bureau(record: dict[str, Any], ids: dict[Any, int], number: int) -> dict[str, Any]:

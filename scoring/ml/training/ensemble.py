@@ -70,6 +70,8 @@ class TrainedEnsemble:
     feature_names: list[str]
     metrics: dict[str, Any]
     training: dict[str, Any] = field(default_factory=dict)
+    #: Indices of the held-out rows (the age rule's figures are taken on them).
+    holdout_rows: np.ndarray | None = field(default=None, repr=False)
 
     def stacked_logit(self, margins: np.ndarray) -> np.ndarray:
         """Meta-learner logit from base margins (rows x BASE_MODELS)."""
@@ -162,6 +164,7 @@ def train_ensemble(
         calibration_intercept=float(intercept),
         feature_names=list(features.feature_names),
         metrics=metrics,
+        holdout_rows=hold,
         training={
             "profile": prof.name,
             "seed": seed,

@@ -26,6 +26,7 @@ from scoring.ml.serving.bundle import write_bundle
 from scoring.ml.training.ensemble import Progress, train_ensemble
 from scoring.ml.training.learners import BASE_MODELS
 from scoring.ml.training.metrics import DEFAULT_THRESHOLD
+from scoring.ml.training.reference_build import training_reference
 
 
 @dataclass
@@ -77,7 +78,8 @@ def train_and_bundle(
         f"({time.perf_counter() - started:.1f}s)"
     )
     t0 = time.perf_counter()
-    features = build_features(tables.pop("application_train"), tables, exclude=exclude)
+    application = tables.pop("application_train")
+    features = build_features(application, tables, exclude=exclude)
     del tables
     say(
         f"built {features.X.shape[1]} features for {len(features):,} applicants "
@@ -87,6 +89,10 @@ def train_and_bundle(
     ensemble = train_ensemble(
         features, profile=profile, trials=trials, seed=seed, progress=progress, oracle=oracle
     )
+    reference = training_reference(
+        features=features, application=application, ensemble=ensemble, say=say, seed=seed
+    )
+    del application
     training = {
         **ensemble.training,
         "data": {"directory": str(data_dir), "with_history": with_history},
@@ -112,6 +118,7 @@ def train_and_bundle(
         features=features_manifest(features),
         metrics=ensemble.metrics,
         training=training,
+        reference=reference,
     )
     seconds = time.perf_counter() - started
     say(f"bundle {info.version} written to {info.path} ({seconds:.1f}s in all)")

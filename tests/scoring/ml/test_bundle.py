@@ -116,6 +116,38 @@ def test_another_format_version_is_refused(copy: Path) -> None:
         load_bundle(copy)
 
 
+def test_a_bundle_from_before_the_training_reference_is_refused_with_a_clear_message(
+    copy: Path,
+) -> None:
+    """Format 1 bundles carry no training population, so their reasons could not be checked:
+    they are refused, and the message says what to do."""
+    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest["format_version"] = 1
+    del manifest["files"]["reference.json"]
+    (copy / "reference.json").unlink()
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BundleFormatError, match=r"format version 1.*retrain the model"):
+        Scorer.from_bundle(copy)
+
+
+def test_the_bundle_records_the_training_population_and_the_input_contract(
+    bundle_path: Path,
+) -> None:
+    reference = load_bundle(bundle_path).reference
+    ext = reference["features"]["EXT_SOURCE_MEAN"]
+    assert len(ext["quantiles"]) == 101 and ext["quantiles"] == sorted(ext["quantiles"])
+    assert 0 <= ext["missing_rate"] < 1
+    inputs = reference["inputs"]
+    assert inputs["FLAG_MOBIL"]["domain"] == [0.0, 1.0]
+    low, high = inputs["AMT_CREDIT"]["robust"]
+    assert inputs["AMT_CREDIT"]["domain"][1] > high > low
+    assert inputs["AMT_CREDIT"]["required"] and inputs["EXT_SOURCE_1"]["missing_rate"] > 0
+    assert not inputs["EXT_SOURCE_1"]["required"]  # missing in training: never required
+    age = reference["age_rule"]
+    assert age["held_out_aged_62_plus"] > 0
+    assert 0 <= age["held_out_neutralised"] <= age["held_out_aged_62_plus"]
+
+
 def test_a_bundle_for_other_features_is_refused(bundle_path: Path, tmp_path: Path) -> None:
     bundle = load_bundle(bundle_path)
     features = dict(bundle.features, names=bundle.features["names"][:-1])
@@ -126,6 +158,7 @@ def test_a_bundle_for_other_features_is_refused(bundle_path: Path, tmp_path: Pat
         features=features,
         metrics=bundle.metrics,
         training=bundle.training,
+        reference=bundle.reference,
     )
     assert load_bundle(info.path)  # intact, but not for this feature code
     with pytest.raises(BundleError, match="retrain"):
@@ -142,6 +175,7 @@ def test_writing_is_atomic_and_versions_sort_by_time(bundle_path: Path, tmp_path
             features=bundle.features,
             metrics=bundle.metrics,
             training=bundle.training,
+            reference=bundle.reference,
         )
         for _ in range(2)
     ]
@@ -149,7 +183,9 @@ def test_writing_is_atomic_and_versions_sort_by_time(bundle_path: Path, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(i.version for i in infos)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
     with pytest.raises(BundleError):
-        write_bundle(tmp_path, models={}, ensemble={}, features={}, metrics={}, training={})
+        write_bundle(
+            tmp_path, models={}, ensemble={}, features={}, metrics={}, training={}, reference={}
+        )
     assert len(list(tmp_path.iterdir())) == 2
 
 

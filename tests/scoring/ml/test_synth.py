@@ -266,3 +266,15 @@ def test_oracle_figures_at_scale_0_05(tmp_path) -> None:
     assert abs(joined["p_default"].mean() - summary.default_rate) < 0.008
     reported = json.loads((tmp_path / "gen" / "oracle" / "summary.json").read_text())
     assert reported["oracle_auc"] == pytest.approx(summary.oracle_auc)
+    # A thin file is no evidence of safety (issue 11; real figures in docs/DATA.md):
+    # applicants without bureau records, or without previous applications, default at least
+    # as often as those with them, and the oracle's probabilities say the same.
+    for table in ("bureau", "previous_application"):
+        ids = pl.read_parquet(tmp_path / "gen" / f"{table}.parquet", columns=["SK_ID_CURR"])
+        has = joined.with_columns(
+            pl.col("SK_ID_CURR").is_in(ids.get_column("SK_ID_CURR").implode()).alias("has")
+        )
+        rates = has.group_by("has").agg(pl.col("TARGET").mean(), pl.col("p_default").mean())
+        by = {row["has"]: row for row in rates.to_dicts()}
+        assert by[False]["TARGET"] >= by[True]["TARGET"], (table, by)
+        assert by[False]["p_default"] >= by[True]["p_default"], (table, by)
