@@ -18,7 +18,7 @@ from django.db import transaction
 from scoring import queue, registry
 from scoring.models import ChallengerScore, Decision, ModelVersion
 from scoring.policy import policy_apply
-from scoring.reasons import reasons_from_contributions
+from scoring.reasons import reasons_for
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,11 @@ def challenger_decisions_score(*, decision_ids: list[int], version: str) -> int:
                 probability_of_default=score.probability_of_default,
                 risk_band=result.risk_band,
                 outcome=result.outcome,
-                reasons=reasons_from_contributions(score.contributions),
+                reasons=reasons_for(
+                    score.contributions,
+                    history_rows=score.history_rows,
+                    measures=score.measures,
+                ),
                 scoring_latency_ms=score.latency_ms,
             )
         )
