@@ -132,7 +132,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# collectstatic writes here (the image builds it; a test collects into a temporary folder).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+# Files built from npm by `make vendor` (or the image's Node stage), which pages link to.
+CREDSCOPE_VENDOR_FILES = ["vendor/chart.umd.min.js", "vendor/chart.umd.min.js.map"]
 WHITENOISE_USE_FINDERS = DEBUG  # serve static/ straight from source while developing
 WHITENOISE_AUTOREFRESH = DEBUG
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
