@@ -99,8 +99,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.data = {"detail": "Malformed request body.", "errors": {"body": str(exc.detail)}}
     elif isinstance(exc, exceptions.UnsupportedMediaType):
         response.data = {"detail": str(exc.detail), "errors": {"body": str(exc.detail)}}
-    if isinstance(exc, ServiceUnavailable):
-        response["Retry-After"] = "30"
+    if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response.setdefault("Retry-After", "30")
     return response
 
 

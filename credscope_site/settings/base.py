@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "credscope_site",
     "audits",
     "scoring",
@@ -73,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a brute-force lockout (web sign-in, /admin/login/, API token) into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "credscope_site.urls"
@@ -120,6 +123,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: a locked-out username or address is refused before any password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -194,6 +202,30 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# How many reverse proxies of ours stand in front of the app, each appending to
+# X-Forwarded-For. 0 (reached directly): the header is the client's claim and is ignored.
+# The compose file puts one (nginx) in front: NUM_PROXIES=1 there. Never more than the real
+# number, or clients choose their own address and walk past throttles and lockouts.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    raise ConfigurationError("NUM_PROXIES must be 0 or more (reverse proxies in front)")
+
+# Brute force (django-axes): lock a username, and separately an address, after this many
+# failed sign-ins, whichever door they came through; the lock lifts after the cool-off, which
+# runs from the lockout (more tries while locked do not count). Kept in the database, so a
+# Redis outage cannot open it.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "credscope_site.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "credscope_site.lockout.lockout_response"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_VERBOSE = False
+# axes keeps no copy of what was typed: no query strings or form bodies in its records.
+AXES_SENSITIVE_PARAMETERS = ["password", "username", "ip_address"]
+
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -217,6 +249,7 @@ REST_FRAMEWORK = {
         "token": env.str("API_THROTTLE_TOKEN", default="20/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "NUM_PROXIES": NUM_PROXIES,
 }
 # API tokens (django-rest-knox): only a SHA-512 digest is stored; each token expires.
 REST_KNOX = {
