@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -30,6 +30,7 @@ __all__ = [
     "Conflict",
     "Pagination",
     "ServiceUnavailable",
+    "StrictInputSerializer",
     "TokenThrottle",
     "exception_handler",
     "field_errors",
@@ -76,6 +77,27 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Conflict."
     default_code = "conflict"
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """An input serializer that answers 400 for fields it does not know, instead of DRF's
+    silent drop: a misspelt `approve_bellow` must not leave the policy unchanged unnoticed."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = (
+            {name: "unknown field" for name in sorted(set(data) - set(self.fields))}
+            if isinstance(data, Mapping)
+            else {}
+        )
+        try:
+            value = super().to_internal_value(data)
+        except exceptions.ValidationError as error:
+            if unknown and isinstance(error.detail, Mapping):
+                raise exceptions.ValidationError({**error.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise exceptions.ValidationError(unknown)
+        return value
 
 
 def field_errors(errors: Mapping[str, str]) -> exceptions.ValidationError:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 _current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "credscope_request_id", default="-"
@@ -44,3 +45,18 @@ class RequestIdLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = _current_request_id.get()
         return True
+
+
+class NoStoreMiddleware:
+    """Nothing CredScope renders may be kept by a browser or a proxy: pages, API answers and
+    CSV files carry applicants' personal data, and a shared or back-button cache would show
+    them to the next person. Static files never reach this (whitenoise answers them first)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        add_never_cache_headers(response)
+        response["Cache-Control"] = "no-store, private, max-age=0"
+        return response

@@ -18,7 +18,13 @@ from rest_framework.parsers import BaseParser, DataAndFiles, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from credscope_site.api import ApiView, ServiceUnavailable, field_errors, requires
+from credscope_site.api import (
+    ApiView,
+    ServiceUnavailable,
+    StrictInputSerializer,
+    field_errors,
+    requires,
+)
 from credscope_site.roles import Perm
 from scoring import batch_summary, batches, registry, services
 from scoring.models import BatchJob, DecisionPolicy, ModelVersion
@@ -235,7 +241,7 @@ class PolicyCreateApi(ApiView):
     """A new policy version (model admins): thresholds on the probability of default."""
 
     @extend_schema_serializer(component_name="PolicyCreate")
-    class InputSerializer(PolicyThresholdsSerializer):
+    class InputSerializer(StrictInputSerializer, PolicyThresholdsSerializer):
         note = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
     @extend_schema(request=InputSerializer, responses={201: PolicyOutputSerializer})
