@@ -35,6 +35,7 @@ from credscope_site.api import (
     requires,
 )
 from credscope_site.roles import Perm
+from credscope_site.validators import search_problem
 from scoring import registry
 from scoring.ml.records import (
     APPLICATION_TABLE,
@@ -223,6 +224,12 @@ class ApplicationListApi(ApiView):
         date_from = serializers.DateField(required=False)
         date_to = serializers.DateField(required=False)
         search = serializers.CharField(required=False, max_length=200)
+
+        def validate_search(self, value: str) -> str:
+            problem = search_problem(value)
+            if problem:
+                raise serializers.ValidationError(problem)
+            return value
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             if (

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "credscope_site.middleware.NoStoreMiddleware",
     "csp.middleware.CSPMiddleware",
     "credscope_site.middleware.RequestIdMiddleware",
+    "credscope_site.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -261,7 +262,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["credscope_site.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "credscope_site.throttling.Pagination",
     "PAGE_SIZE": 50,
@@ -322,6 +323,10 @@ CREDSCOPE_BATCH_MAX_ROWS = env.int("CREDSCOPE_BATCH_MAX_ROWS", default=20_000)
 CREDSCOPE_BATCH_CHUNK_SIZE = env.int("CREDSCOPE_BATCH_CHUNK_SIZE", default=500)
 # Uploads above Django's default in-memory limit go to a temporary file, not into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# The largest JSON body the API reads (an application with inline history is far below);
+# larger ones get a JSON 413 before they are read. Django's own limit on form bodies agrees.
+API_MAX_JSON_BYTES = env.int("API_MAX_JSON_BYTES", default=2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_JSON_BYTES
 
 LOGGING = {
     "version": 1,
