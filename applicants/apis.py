@@ -35,6 +35,7 @@ from credscope_site.api import (
     requires,
 )
 from credscope_site.roles import Perm
+from credscope_site.schema import paginated
 from credscope_site.validators import search_problem
 from scoring import registry
 from scoring.ml.records import (
@@ -219,11 +220,14 @@ class ApplicationListApi(ApiView):
 
     @extend_schema_serializer(component_name="ApplicationFilter")
     class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=LoanApplication.Status.values, required=False)
-        outcome = serializers.ChoiceField(choices=Outcome.values, required=False)
+        # Blank (`?status=`, as an empty form select sends) means any; documented as such.
+        status = serializers.ChoiceField(
+            choices=LoanApplication.Status.values, required=False, allow_blank=True
+        )
+        outcome = serializers.ChoiceField(choices=Outcome.values, required=False, allow_blank=True)
         date_from = serializers.DateField(required=False)
         date_to = serializers.DateField(required=False)
-        search = serializers.CharField(required=False, max_length=200)
+        search = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
         def validate_search(self, value: str) -> str:
             problem = search_problem(value)
@@ -243,7 +247,9 @@ class ApplicationListApi(ApiView):
     OutputSerializer = ApplicationOutputSerializer
 
     @extend_schema(
-        parameters=[FilterSerializer], responses={200: ApplicationOutputSerializer(many=True)}
+        operation_id="applications_list",
+        parameters=[FilterSerializer],
+        responses={200: paginated(ApplicationOutputSerializer, "PaginatedApplicationList")},
     )
     @requires(Perm.VIEW_OWN_APPLICATIONS)
     def get(self, request: Request) -> Response:

@@ -33,3 +33,6 @@ urlpatterns = [
         name="api-docs",
     ),
 ]
+
+handler404 = "credscope_site.views.not_found"
+handler500 = "credscope_site.views.server_error"

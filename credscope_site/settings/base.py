@@ -263,7 +263,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["credscope_site.parsers.StrictJSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "credscope_site.schema.CredScopeAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "credscope_site.throttling.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "credscope_site.api.exception_handler",
