@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from applicants import selectors
 from applicants.models import LoanApplication
-from applicants.services import (
+from applicants.services.submit import (
     ApplicationInvalid,
     IdempotencyConflict,
     application_submit,
@@ -38,15 +38,10 @@ from credscope_site.roles import Perm
 from credscope_site.schema import paginated
 from credscope_site.validators import search_problem
 from scoring import registry
-from scoring.ml.records import (
-    APPLICATION_TABLE,
-    ASSIGNED_COLUMNS,
-    HISTORY_TABLES,
-    REQUIRED_APPLICATION_COLUMNS,
-)
-from scoring.ml.schema import Kind
+from scoring.ml.schema.records import application_fields
+from scoring.ml.schema.tables import HISTORY_TABLES, Kind
 from scoring.models import Outcome
-from scoring.services import ScoringQueueUnavailable
+from scoring.queue import ApplicationQueueUnavailable
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EXTRA_FIELDS = ("full_name", "external_id", "history")
@@ -91,25 +86,31 @@ class ApplicationOutputSerializer(serializers.Serializer):
 
 
 def _application_columns() -> dict[str, serializers.Field]:
-    """The Kaggle application columns as serializer fields: documentation for the schema.
+    """The Kaggle application columns as serializer fields, for the OpenAPI schema.
 
-    Validation itself is `scoring.ml.records.clean_application`, shared by every door."""
+    They are made from `records.application_fields()`, the same definitions (kinds,
+    vocabularies, required columns, ranges) that `clean_application` validates with, so the
+    documentation and the validation cannot drift apart."""
     fields: dict[str, serializers.Field] = {}
-    for column in APPLICATION_TABLE.columns:
-        if column.name in ASSIGNED_COLUMNS:
-            continue
-        required = column.name in REQUIRED_APPLICATION_COLUMNS
-        if column.kind is Kind.CATEGORY:
-            fields[column.name] = serializers.ChoiceField(choices=column.vocabulary, required=False)
-        elif column.kind is Kind.INT:
-            fields[column.name] = serializers.IntegerField(required=required)
+    for definition in application_fields():
+        bounds = definition.bounds
+        options: dict[str, Any] = {"required": definition.required}
+        if bounds is not None:
+            options.update(min_value=bounds.minimum, max_value=bounds.maximum)
+            options["help_text"] = bounds.message
+        if definition.kind is Kind.CATEGORY:
+            fields[definition.name] = serializers.ChoiceField(
+                choices=definition.vocabulary, required=definition.required
+            )
+        elif definition.kind is Kind.INT:
+            fields[definition.name] = serializers.IntegerField(**options)
         else:
-            fields[column.name] = serializers.FloatField(required=required)
+            fields[definition.name] = serializers.FloatField(**options)
     return fields
 
 
 ApplicationRequestSchema = type(
-    "ApplicationRequest",
+    "Application",  # the request component is "ApplicationRequest" (COMPONENT_SPLIT_REQUEST)
     (serializers.Serializer,),
     {
         **_application_columns(),
@@ -198,7 +199,7 @@ class ApplicationCreateApi(ApiView):
                 f"{IDEMPOTENCY_HEADER} {key!r} was already used for application "
                 f"{error.application.pk} with a different body."
             ) from None
-        except ScoringQueueUnavailable as error:
+        except ApplicationQueueUnavailable as error:
             return _queue_unavailable(error)
         except registry.NoActiveModel:
             raise ServiceUnavailable("No model version is active; nothing was saved.") from None
@@ -313,14 +314,14 @@ def _visible_application(request: Request, application_id: int) -> LoanApplicati
         raise NotFound(f"No application {application_id}.") from None
 
 
-def _queue_unavailable(error: ScoringQueueUnavailable) -> Response:
+def _queue_unavailable(error: ApplicationQueueUnavailable) -> Response:
     """503: the application is saved (SUBMITTED) and will be scored once the queue is back;
     retrying with the same Idempotency-Key returns it."""
-    url = reverse("api:application", args=[error.object_id])
+    url = reverse("api:application", args=[error.application_id])
     return Response(
         {
             "detail": str(error),
-            "id": error.object_id,
+            "id": error.application_id,
             "status": LoanApplication.Status.SUBMITTED,
             "url": url,
         },

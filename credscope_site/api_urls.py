@@ -8,16 +8,10 @@ from applicants.apis import (
     ApplicationDetailApi,
     ApplicationExplanationApi,
 )
+from applicants.batch_apis import BatchCreateApi, BatchDetailApi, BatchResultsApi
 from credscope_site.api import ApiView
 from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
-from scoring.apis import (
-    BatchCreateApi,
-    BatchDetailApi,
-    BatchResultsApi,
-    ModelActiveApi,
-    ModelListApi,
-    PolicyCollectionApi,
-)
+from scoring.apis import ModelActiveApi, ModelListApi, PolicyCollectionApi
 
 
 class SchemaApi(ApiView, SpectacularAPIView):

@@ -17,8 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", include("audits.urls")),
     path("", include("applicants.urls")),
-    path("", include("scoring.urls")),
-    path("models/", include("scoring.model_urls")),
+    path("models/", include("scoring.urls")),
     path("admin/", admin.site.urls),
     # The REST API and its Swagger UI (assets from drf-spectacular-sidecar, served locally;
     # the split view serves its start-up script as a file, so the CSP needs no inline script).

@@ -9,7 +9,7 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from applicants.portal import officer_dashboard
+from applicants.selectors import officer_dashboard
 from credscope_site import health
 from credscope_site.navigation import items_for
 from credscope_site.roles import roles_of

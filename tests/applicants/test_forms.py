@@ -7,8 +7,8 @@ import datetime
 import pytest
 
 from applicants.forms import ApplicationForm, ApplicationListFilters, OverrideForm
-from scoring.ml.records import clean_application
-from scoring.ml.schema import DAYS_SENTINEL
+from scoring.ml.schema.records import clean_application
+from scoring.ml.schema.tables import DAYS_SENTINEL
 
 TODAY = datetime.date(2025, 11, 25)
 

@@ -90,9 +90,9 @@ def test_pages_api_answers_and_csv_files_are_never_stored(client, officer) -> No
         reverse("dashboard"),
         reverse("applicants:list"),
         reverse("applicants:detail", args=[decision.application_id]),
-        reverse("scoring:batch_detail", args=[batch.pk]),
-        reverse("scoring:batch_results", args=[batch.pk]),
-        reverse("scoring:batch_template"),
+        reverse("applicants:batch_detail", args=[batch.pk]),
+        reverse("applicants:batch_results", args=[batch.pk]),
+        reverse("applicants:batch_template"),
         reverse("login"),
         "/applications/999999/",  # a 404 too
     ):

@@ -105,7 +105,7 @@ def test_a_finished_batch_page_renders_under_production_storage(client, officer,
     )
     client.force_login(officer)
     with _production_pages(collected):
-        response = client.get(reverse("scoring:batch_detail", args=[batch.pk]))
+        response = client.get(reverse("applicants:batch_detail", args=[batch.pk]))
     assert response.status_code == 200
     assert re.search(r'src="/static/vendor/chart\.umd\.min\.[0-9a-f]{12}\.js"', response.text)
 
