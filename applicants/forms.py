@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from applicants.models import Applicant, LoanApplication
+from credscope_site.validators import BIGINT_MAX, search_problem
 from scoring.ml.schema.records import clean_application
 from scoring.ml.schema.tables import APPLICATION_VOCABULARIES, DAYS_SENTINEL
 from scoring.models import Outcome
@@ -142,6 +143,7 @@ class ApplicationForm(forms.Form):
         label="Known applicant id",
         required=False,
         min_value=1,
+        max_value=BIGINT_MAX,  # beyond it the database refuses the id (was a 500)
         help_text="The customer number (SK_ID_CURR) under which their credit history is known.",
     )
     contract_type = forms.ChoiceField(
@@ -342,8 +344,16 @@ class ApplicationListFilters(forms.Form):
         label="Outcome", required=False, choices=[("", "Any outcome"), *Outcome.choices]
     )
 
+    def clean_q(self) -> str:
+        term = self.cleaned_data["q"]
+        problem = search_problem(term)
+        if problem:
+            raise forms.ValidationError(f"The search {problem}.")
+        return term
+
     def criteria(self) -> dict[str, str | None]:
-        """Keyword arguments for `application_list_for`; invalid filters are ignored."""
+        """Keyword arguments for `application_list_for`; invalid filters match nothing
+        (the page says why, with status 400)."""
         if not self.is_bound or not self.is_valid():
             return {"status": None, "outcome": None, "search": None}
         data = self.cleaned_data

@@ -22,6 +22,7 @@ from applicants.models import LoanApplication
 from audits.models import AuditEvent
 from audits.selectors import events_for_target
 from credscope_site.roles import Perm
+from credscope_site.validators import BIGINT_MAX
 from scoring.models import BatchJob, Decision, DecisionOverride, Outcome
 from scoring.policy import current_policy, outcome_for
 from scoring.selectors import credit_history_summary_for
@@ -71,7 +72,9 @@ def application_list_for(
     search = (search or "").strip()
     if search:
         match = Q(applicant__full_name__icontains=search)
-        if search.isdigit():
+        # An id only when it is one: ASCII digits within bigint ('²'.isdigit() is True, and
+        # int('²') raises). Doors refuse other terms with a 400 (credscope_site.validators).
+        if search.isascii() and search.isdecimal() and int(search) <= BIGINT_MAX:
             match |= Q(pk=int(search)) | Q(applicant__external_id=int(search))
         applications = applications.filter(match)
     return applications.order_by("-submitted_at", "-id")

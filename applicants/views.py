@@ -88,21 +88,25 @@ def application_new(request: HttpRequest) -> HttpResponse:
 def application_list(request: HttpRequest) -> HttpResponse:
     filters = ApplicationListFilters(request.GET or None)
     criteria = filters.criteria()
+    invalid = filters.is_bound and not filters.is_valid()
     applications = selectors.application_list_for(user=request.user, **criteria).select_related(
         "applicant", "decision", "decision__override"
     )
+    if invalid:  # a filter that cannot be applied shows nothing, and says why
+        applications = applications.none()
     page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "applicants/application_list.html",
         {
             "filters": filters,
-            "filtered": any(criteria.values()),
+            "filtered": any(criteria.values()) or invalid,
             "page_obj": page,
             "applications": page.object_list,
             "is_paginated": page.has_other_pages(),
             "sees_all": request.user.has_perm(Perm.VIEW_ALL_APPLICATIONS),
         },
+        status=400 if invalid else 200,
     )
 
 

@@ -34,6 +34,7 @@ from audits import trail
 from audits.actions import AuditAction
 from credscope_site.fields import bulk_batch_size
 from credscope_site.roles import Perm
+from credscope_site.validators import BIGINT_MAX
 from scoring import queue, registry
 from scoring.ml.schema.records import (
     APPLICATION_TABLE,
@@ -275,10 +276,15 @@ def _clean_line(
     errors: dict[str, str] = {}
     raw_id = values.pop(EXTERNAL_ID_COLUMN, "").strip()
     if raw_id:
-        if raw_id.isdigit():
+        # isdecimal() alone accepts other scripts' digits, isdigit() even '²' (then int()
+        # raises): an id is ASCII 0-9, and fits the database's bigint.
+        if raw_id.isascii() and raw_id.isdecimal() and int(raw_id) <= BIGINT_MAX:
             external_id = int(raw_id)
+        elif raw_id.isascii() and raw_id.isdecimal():
+            errors[EXTERNAL_ID_COLUMN] = f"must be at most {BIGINT_MAX}"
         else:
-            errors[EXTERNAL_ID_COLUMN] = f"must be a whole number >= 0 (got {raw_id!r})"
+            shown = raw_id if len(raw_id) <= 40 else raw_id[:37] + "..."
+            errors[EXTERNAL_ID_COLUMN] = f"must be a whole number >= 0 (got {shown!r})"
     row, row_errors = clean_application(values, from_text=True)
     errors.update(row_errors)
     return row, external_id, errors

@@ -7,13 +7,17 @@ cannot take before any service sees it; nothing is saved.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from applicants.models import Applicant, LoanApplication
+from scoring.models import BatchJob
+from tests.applicants.test_forms import form_data
 from tests.factories import SEED_APPLICATION_ROW as ROW
+from tests.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +115,65 @@ def test_a_nul_in_the_audit_actor_filter(client, compliance) -> None:
     assert response.status_code == 400
     assert "Actor filter must not contain NUL characters." in response.text
     assert client.get(reverse("audits:trail"), {"actor": "officer"}).status_code == 200
+
+
+# --- the form, the pages and CSV batches -----------------------------------------------------
+
+
+def test_the_form_refuses_an_applicant_id_at_2_to_the_63(client, officer) -> None:
+    client.force_login(officer)
+    response = client.post(reverse("applicants:new"), form_data(external_id=str(2**63)))
+    assert response.status_code == 400
+    assert re.search(
+        r'id="field-external_id">.*?less than or equal to 9223372036854775807', response.text, re.S
+    )
+    assert not LoanApplication.objects.exists()
+
+
+def test_the_form_refuses_a_nul_in_the_name(client, officer) -> None:
+    client.force_login(officer)
+    response = client.post(reverse("applicants:new"), form_data(full_name="Jana\x00Novak"))
+    assert response.status_code == 400
+    assert re.search(
+        r'id="field-full_name">.*?Null characters are not allowed', response.text, re.S
+    )
+
+
+def test_a_history_id_of_1e30_is_refused_at_submission_not_in_the_worker(api) -> None:
+    history = {"bureau": [{"SK_ID_BUREAU": 1e30, "DAYS_CREDIT": -100}]}
+    response = api.post(APPLICATIONS, {**ROW, "history": history}, format="json")
+    assert_field_error(response, "history.bureau[0].SK_ID_BUREAU", "must be at most")
+
+
+@pytest.mark.parametrize("term", ["²", "99999999999999999999"])
+def test_odd_search_terms_on_the_list_page(client, officer, term) -> None:
+    client.force_login(officer)
+    response = client.get(reverse("applicants:list"), {"q": term})
+    assert response.status_code == 400
+    assert 'id="q-error"' in response.text and "The search " in response.text
+
+
+@pytest.mark.parametrize(
+    ("column", "cell", "words"),
+    [
+        ("SK_ID_CURR", "²", "must be a whole number >= 0 (got '²')"),
+        ("SK_ID_CURR", str(2**63), "must be at most 9223372036854775807"),
+        ("AMT_INCOME_TOTAL", "1_8_0000", "must be a number (got '1_8_0000')"),
+        ("AMT_INCOME_TOTAL", "١٨٠٠٠٠", "must be a number"),  # Arabic-Indic digits
+        ("CNT_CHILDREN", "1e30", "must be at most 9223372036854775807 in size"),
+    ],
+)
+def test_a_csv_row_with_an_odd_cell_is_reported_by_row_and_column(api, column, cell, words) -> None:
+    ModelVersionFactory(version="row-only", status="active")
+    header = "AMT_INCOME_TOTAL,AMT_CREDIT,DAYS_BIRTH"
+    good = "180000,500000,-12000"
+    if column == "AMT_INCOME_TOTAL":
+        body = f"{header}\n{good}\n{cell},500000,-12000\n"
+    else:
+        body = f"{header},{column}\n{good},1\n{good},{cell}\n"
+    response = api.post("/api/v1/batches/", body.encode(), content_type="text/csv")
+    assert response.status_code == 202, response.content[:300]
+    batch = BatchJob.objects.get(pk=response.json()["id"])
+    assert batch.invalid_rows == 1
+    assert words in batch.row_errors["2"][column]
+    assert LoanApplication.objects.filter(batch=batch).count() == 1  # the good row only
