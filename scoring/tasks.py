@@ -19,6 +19,7 @@ from django.conf import settings
 from applicants.models import LoanApplication
 from scoring import decide, sweeper
 from scoring.decide import TRANSIENT_ERRORS
+from scoring.lease import ClaimLease
 from scoring.models import BatchJob
 
 logger = logging.getLogger(__name__)
@@ -60,11 +61,12 @@ class ScoreApplicationTask(Task):
 def score_application(self: Task, application_id: int) -> None:
     """Score one application and save its decision (idempotent; see scoring.decide)."""
     try:
-        decide.application_decide(
-            application_id=application_id,
-            task_id=self.request.id,
-            on_claimed=_test_gate if settings.CREDSCOPE_SCORING_TEST_GATE else None,
-        )
+        with ClaimLease(task_id=self.request.id):  # renewed while this worker lives
+            decide.application_decide(
+                application_id=application_id,
+                task_id=self.request.id,
+                on_claimed=_test_gate if settings.CREDSCOPE_SCORING_TEST_GATE else None,
+            )
     except LoanApplication.DoesNotExist:
         logger.warning("application %s no longer exists; nothing to score", application_id)
 
@@ -90,7 +92,8 @@ class ScoreBatchTask(Task):
 def score_batch(self: Task, batch_id: int) -> None:
     """Score a batch's applications in bulk, chunk by chunk, and finish the batch."""
     try:
-        decide.batch_decide(batch_id=batch_id, task_id=self.request.id)
+        with ClaimLease(task_id=self.request.id):
+            decide.batch_decide(batch_id=batch_id, task_id=self.request.id)
     except BatchJob.DoesNotExist:
         logger.warning("batch %s no longer exists; nothing to score", batch_id)
 
@@ -124,6 +127,10 @@ def _test_gate(application_id: int) -> None:
     """
 
     key = settings.CREDSCOPE_SCORING_TEST_GATE
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    # The socket must wait as long as the gate may stay shut (redis-py's default gives up
+    # after a few seconds, which a test holding the task longer would see as a failure).
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=settings.CREDSCOPE_SCORING_TEST_GATE_TIMEOUT + 10
+    )
     client.rpush(f"{key}:claimed", application_id)
     client.blpop([f"{key}:open"], timeout=settings.CREDSCOPE_SCORING_TEST_GATE_TIMEOUT)

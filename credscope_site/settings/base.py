@@ -216,7 +216,7 @@ CELERY_BEAT_SCHEDULE = {
     # by a dead worker's SCORING claim (see scoring.sweeper.stuck_applications_requeue).
     "requeue-stuck-applications": {
         "task": "scoring.tasks.requeue_stuck_applications",
-        "schedule": env.int("CREDSCOPE_SWEEP_INTERVAL", default=60),
+        "schedule": env.int("CREDSCOPE_SWEEP_INTERVAL", default=30),
     },
 }
 
@@ -308,10 +308,19 @@ SPECTACULAR_SETTINGS = {
 CREDSCOPE_SCORING_MAX_RETRIES = env.int("CREDSCOPE_SCORING_MAX_RETRIES", default=5)
 CREDSCOPE_SCORING_RETRY_BACKOFF = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF", default=2)
 CREDSCOPE_SCORING_RETRY_BACKOFF_MAX = env.int("CREDSCOPE_SCORING_RETRY_BACKOFF_MAX", default=120)
-# A SCORING claim older than this belongs to a dead task (longer than the hard time limit).
-CREDSCOPE_SCORING_CLAIM_TIMEOUT = env.int(
-    "CREDSCOPE_SCORING_CLAIM_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60
+# A SCORING claim is a lease its worker renews every CREDSCOPE_SCORING_LEASE_RENEW seconds
+# while scoring (scoring/lease.py); one not renewed for CREDSCOPE_SCORING_CLAIM_TIMEOUT
+# belongs to a dead worker, and the sweeper (every CREDSCOPE_SWEEP_INTERVAL) frees it. With
+# the defaults a dead worker's applications are back in the queue within 45 + 30 s.
+CREDSCOPE_SCORING_CLAIM_TIMEOUT = env.int("CREDSCOPE_SCORING_CLAIM_TIMEOUT", default=45)
+CREDSCOPE_SCORING_LEASE_RENEW = env.float(
+    "CREDSCOPE_SCORING_LEASE_RENEW", default=CREDSCOPE_SCORING_CLAIM_TIMEOUT / 3
 )
+if not 0 < CREDSCOPE_SCORING_LEASE_RENEW <= CREDSCOPE_SCORING_CLAIM_TIMEOUT / 2:
+    raise ConfigurationError(
+        "CREDSCOPE_SCORING_LEASE_RENEW must be positive and at most half of "
+        "CREDSCOPE_SCORING_CLAIM_TIMEOUT (a live worker must renew before its lease ends)"
+    )
 # The sweeper re-enqueues applications left SUBMITTED for longer than this (seconds).
 CREDSCOPE_SWEEP_SUBMITTED_AFTER = env.int("CREDSCOPE_SWEEP_SUBMITTED_AFTER", default=60)
 # Test-only: a Redis key on which scoring waits right after its claim (see scoring.tasks).
