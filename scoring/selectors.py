@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, QuerySet
+from django.db import connection
+from django.db.models import Count, F, Func, JSONField, QuerySet
 
 from applicants.models import LoanApplication
 from credscope_site.roles import Perm
@@ -125,7 +126,6 @@ _RESULT_FIELDS = (
     "decision__outcome",
     "decision__probability_of_default",
     "decision__risk_band",
-    "decision__reasons",
     "decision__model_version__version",
     "decision__policy__version",
     "failure_reason",
@@ -141,7 +141,9 @@ def batch_results_rows(
     row number (keyset, so each query is an index range scan), the needed columns only, and
     fills the lines of invalid rows from the batch's recorded errors in between."""
     yield list(RESULT_COLUMNS)
-    applications = batch.applications.order_by("batch_row").values_list(*_RESULT_FIELDS)
+    applications = batch.applications.order_by("batch_row").values_list(
+        *_RESULT_FIELDS, _reason_texts()
+    )
     number, last = 1, 0
     while True:
         chunk = list(applications.filter(batch_row__gt=last)[:chunk_rows])
@@ -160,9 +162,22 @@ def batch_results_rows(
         number += 1
 
 
+def _reason_texts() -> Func | F:
+    """The decision's reason texts. On PostgreSQL only the texts leave the database (decoding
+    each decision's whole reasons JSON was half the time of a 20,000-row download)."""
+    if connection.vendor == "postgresql":
+        return Func(
+            F("decision__reasons"),
+            template="jsonb_path_query_array(%(expressions)s, '$[*].text')",
+            output_field=JSONField(),
+        )
+    return F("decision__reasons")
+
+
 def _result_line(values: tuple[Any, ...]) -> list[str]:
-    (row, external_id, pk, status, outcome, pd_, band, reasons, model, policy, failure) = values
+    (row, external_id, pk, status, outcome, pd_, band, model, policy, failure, reasons) = values
     decided = outcome is not None
+    texts = [r["text"] if isinstance(r, dict) else r for r in reasons or ()]
     return [
         str(row),
         _text(external_id),
@@ -171,7 +186,7 @@ def _result_line(values: tuple[Any, ...]) -> list[str]:
         outcome or "",
         f"{pd_:.6f}" if decided else "",
         band or "",
-        "; ".join(reason["text"] for reason in reasons or ()) if decided else "",
+        "; ".join(texts) if decided else "",
         model or "",
         _text(policy) if decided else "",
         failure,
