@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from applicants.models import Applicant, LoanApplication
-from credscope_site.validators import BIGINT_MAX, search_problem
+from credscope_site.validators import BIGINT_MAX
 from scoring.ml.schema.records import clean_application
 from scoring.ml.schema.tables import APPLICATION_VOCABULARIES, DAYS_SENTINEL
 from scoring.models import Outcome
@@ -329,39 +329,6 @@ def _sentence(message: str) -> str:
     elif message == "this field is required":
         message = "This field is required"
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
-
-
-class ApplicationListFilters(forms.Form):
-    """The list page's search box and filters (GET)."""
-
-    q = forms.CharField(label="Search", required=False, max_length=200)
-    status = forms.ChoiceField(
-        label="Status",
-        required=False,
-        choices=[("", "Any status"), *LoanApplication.Status.choices],
-    )
-    outcome = forms.ChoiceField(
-        label="Outcome", required=False, choices=[("", "Any outcome"), *Outcome.choices]
-    )
-
-    def clean_q(self) -> str:
-        term = self.cleaned_data["q"]
-        problem = search_problem(term)
-        if problem:
-            raise forms.ValidationError(f"The search {problem}.")
-        return term
-
-    def criteria(self) -> dict[str, str | None]:
-        """Keyword arguments for `application_list_for`; invalid filters match nothing
-        (the page says why, with status 400)."""
-        if not self.is_bound or not self.is_valid():
-            return {"status": None, "outcome": None, "search": None}
-        data = self.cleaned_data
-        return {
-            "status": data["status"] or None,
-            "outcome": data["outcome"] or None,
-            "search": data["q"].strip() or None,
-        }
 
 
 class OverrideForm(forms.Form):

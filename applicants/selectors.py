@@ -8,21 +8,19 @@ functions that take an application expect one already fetched through them.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
-from django.utils import timezone
 
 from applicants import presentation
+from applicants.filters import ApplicationFilter
 from applicants.models import LoanApplication
 from audits.models import AuditEvent
 from audits.selectors import events_for_target
 from credscope_site.roles import Perm
-from credscope_site.validators import BIGINT_MAX
 from scoring.models import BatchJob, Decision, DecisionOverride, Outcome
 from scoring.policy import current_policy, outcome_for
 from scoring.selectors import credit_history_summary_for
@@ -39,20 +37,12 @@ def application_visible_to(*, user: AbstractBaseUser) -> QuerySet[LoanApplicatio
     return LoanApplication.objects.none()
 
 
-def application_list_for(
-    *,
-    user: AbstractBaseUser,
-    status: str | None = None,
-    outcome: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    search: str | None = None,
-) -> QuerySet[LoanApplication]:
-    """The applications `user` may read, newest first, with their decision joined.
+def application_list_for(*, user: AbstractBaseUser, **filters: Any) -> QuerySet[LoanApplication]:
+    """The applications `user` may read, newest first, with their decision joined, narrowed
+    by `filters` (`status`, `outcome`, `date_from`, `date_to`, `search`: the parameters of
+    `applicants.filters.ApplicationFilter`, which the page and the API use alike).
 
-    `outcome` filters on the model's decision; `date_from`/`date_to` are inclusive days of
-    submission (in the site's time zone); `search` matches the applicant's name, the
-    application id or the applicant's known external id.
+    Raises `ValueError` naming the filters that are not valid.
     """
     applications = application_visible_to(user=user).select_related(
         "applicant",
@@ -61,22 +51,11 @@ def application_list_for(
         "decision__model_version",
         "decision__policy",
     )
-    if status:
-        applications = applications.filter(status=status)
-    if outcome:
-        applications = applications.filter(decision__outcome=outcome)
-    if date_from:
-        applications = applications.filter(submitted_at__gte=_start_of(date_from))
-    if date_to:
-        applications = applications.filter(submitted_at__lt=_start_of(date_to) + timedelta(days=1))
-    search = (search or "").strip()
-    if search:
-        match = Q(applicant__full_name__icontains=search)
-        # An id only when it is one: ASCII digits within bigint ('²'.isdigit() is True, and
-        # int('²') raises). Doors refuse other terms with a 400 (credscope_site.validators).
-        if search.isascii() and search.isdecimal() and int(search) <= BIGINT_MAX:
-            match |= Q(pk=int(search)) | Q(applicant__external_id=int(search))
-        applications = applications.filter(match)
+    if filters:
+        filterset = ApplicationFilter(data=filters, queryset=applications)
+        if not filterset.is_valid():
+            raise ValueError(f"invalid filters: {dict(filterset.errors)}")
+        applications = filterset.qs
     return applications.order_by("-submitted_at", "-id")
 
 
@@ -94,10 +73,6 @@ def application_get_for(*, user: AbstractBaseUser, application_id: int) -> LoanA
         )
         .get(pk=application_id)
     )
-
-
-def _start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
 # --- one application's page, and the dashboard ------------------------------------------------

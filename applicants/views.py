@@ -19,7 +19,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applicants import selectors
-from applicants.forms import ApplicationForm, ApplicationListFilters, OverrideForm
+from applicants.filters import ApplicationFilter
+from applicants.forms import ApplicationForm, OverrideForm
 from applicants.models import LoanApplication
 from applicants.services import review, submit
 from credscope_site.roles import Perm
@@ -86,21 +87,23 @@ def application_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(Perm.VIEW_OWN_APPLICATIONS, raise_exception=True)
 def application_list(request: HttpRequest) -> HttpResponse:
-    filters = ApplicationListFilters(request.GET or None)
-    criteria = filters.criteria()
-    invalid = filters.is_bound and not filters.is_valid()
-    applications = selectors.application_list_for(user=request.user, **criteria).select_related(
-        "applicant", "decision", "decision__override"
+    filters = ApplicationFilter(
+        request.GET or None,
+        queryset=selectors.application_list_for(user=request.user).select_related(
+            "decision__override"
+        ),
     )
-    if invalid:  # a filter that cannot be applied shows nothing, and says why
-        applications = applications.none()
+    # A filter that cannot be applied (a search of '²', an unknown status) shows nothing and
+    # says why, with status 400; it never silently widens to the whole list.
+    invalid = filters.is_bound and not filters.is_valid()
+    applications = filters.queryset.none() if invalid else filters.qs
     page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "applicants/application_list.html",
         {
-            "filters": filters,
-            "filtered": any(criteria.values()) or invalid,
+            "filters": filters.form,
+            "filtered": filters.active or invalid,
             "page_obj": page,
             "applications": page.object_list,
             "is_paginated": page.has_other_pages(),

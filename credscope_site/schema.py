@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -30,7 +30,7 @@ ERROR_DESCRIPTIONS = {
     400: "Invalid input; `errors` names each field and its problem.",
     401: "Not authenticated (send `Authorization: Token <token>`), or a wrong password.",
     403: "Your role may not do this.",
-    404: "No such object among those you may see.",
+    404: "No such object among those you may see (or, for a list, no such page).",
     409: "Conflicts with the current state.",
     413: "The request body is over the limit.",
     415: "Unsupported Content-Type.",
@@ -39,20 +39,15 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-def paginated(serializer: type[serializers.Serializer], name: str) -> serializers.Serializer:
-    """The page envelope `credscope_site.throttling.Pagination` wraps a list in."""
-    return inline_serializer(
-        name,
-        {
-            "count": serializers.IntegerField(),
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": serializer(many=True),
-        },
-    )
-
-
 class CredScopeAutoSchema(AutoSchema):
+    def _get_filter_parameters(self) -> list[dict[str, Any]]:
+        # django-filter reads a blank value (`?status=`, as an empty form field sends) as no
+        # filter, the way HTML forms mean it; say so, or a blank looks like an invalid value.
+        return [
+            {**parameter, "allowEmptyValue": True} if parameter.get("in") == "query" else parameter
+            for parameter in super()._get_filter_parameters()
+        ]
+
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         if direction != "response":
@@ -87,8 +82,8 @@ class CredScopeAutoSchema(AutoSchema):
             codes.add(400)
         if not public:
             codes |= {401, 403}
-        if "{" in self.path:
-            codes.add(404)
+        if "{" in self.path or getattr(self.view, "pagination_class", None):
+            codes.add(404)  # no such object, or a page past the last
         if self.view.get_throttles():
             codes |= {429, 503}  # 503: neither Redis nor the database can count
         return codes

@@ -118,5 +118,33 @@ class TokenThrottle(_SettingsRate, SimpleRateThrottle):
 
 
 class Pagination(PageNumberPagination):
+    """Pages of a list. A `page` or `page_size` that is not a whole number of 1 or more is a
+    400 naming it (DRF answers 404 "Invalid page." for one, ignores the other); a page past
+    the last is a 404 saying how many there are. `page_size` is capped at `max_page_size`."""
+
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdecimal() and int(raw) >= 1):
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: "must be a whole number of 1 or more"}
+            )
+        return super().get_page_size(request)
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        raw = request.query_params.get(self.page_query_param, "1")
+        if raw not in self.last_page_strings and not (
+            raw.isascii() and raw.isdecimal() and int(raw) >= 1
+        ):
+            raise exceptions.ValidationError(
+                {self.page_query_param: "must be a whole number of 1 or more"}
+            )
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except exceptions.NotFound:
+            pages = self.django_paginator_class(queryset, self.get_page_size(request)).num_pages
+            raise exceptions.NotFound(
+                f"No page {raw}: the list has {pages} page{'s' if pages != 1 else ''}."
+            ) from None

@@ -370,11 +370,11 @@ def test_list_search_filters_and_rows(client, officer, other_officer) -> None:
     assert "X Y" not in html
     assert "12.3%" in html and "Medium" in html
 
-    assert _names(client, q="novak") == ["Jana Novak"]
-    assert _names(client, q=str(jana.application_id)) == ["Jana Novak"]
+    assert _names(client, search="novak") == ["Jana Novak"]
+    assert _names(client, search=str(jana.application_id)) == ["Jana Novak"]
     assert _names(client, outcome="APPROVE") == ["Petr Svoboda"]
     assert _names(client, status="SUBMITTED") == ["Eva Kral"]
-    empty = client.get(reverse("applicants:list"), {"q": "nobody"}).content.decode()
+    empty = client.get(reverse("applicants:list"), {"search": "nobody"}).content.decode()
     assert "No applications match these filters" in empty
 
 

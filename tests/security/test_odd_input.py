@@ -148,9 +148,9 @@ def test_a_history_id_of_1e30_is_refused_at_submission_not_in_the_worker(api) ->
 @pytest.mark.parametrize("term", ["²", "99999999999999999999"])
 def test_odd_search_terms_on_the_list_page(client, officer, term) -> None:
     client.force_login(officer)
-    response = client.get(reverse("applicants:list"), {"q": term})
+    response = client.get(reverse("applicants:list"), {"search": term})
     assert response.status_code == 400
-    assert 'id="q-error"' in response.text and "The search " in response.text
+    assert 'id="search-error"' in response.text and "The search " in response.text
 
 
 @pytest.mark.parametrize(
@@ -177,3 +177,23 @@ def test_a_csv_row_with_an_odd_cell_is_reported_by_row_and_column(api, column, c
     assert batch.invalid_rows == 1
     assert words in batch.row_errors["2"][column]
     assert LoanApplication.objects.filter(batch=batch).count() == 1  # the good row only
+
+
+@pytest.mark.parametrize("page", ["-24688497837", "0", "²", "x"])
+def test_a_page_that_is_not_a_page_number(api, page) -> None:
+    response = api.get(APPLICATIONS, {"page": page})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"page": "must be a whole number of 1 or more"}
+
+
+@pytest.mark.parametrize("size", ["23095794890.338326", "0", "-3", "ten"])
+def test_a_page_size_that_is_not_a_size(api, size) -> None:
+    response = api.get(APPLICATIONS, {"page_size": size})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"page_size": "must be a whole number of 1 or more"}
+
+
+def test_a_page_past_the_last_is_a_404_saying_how_many(api) -> None:
+    response = api.get(APPLICATIONS, {"page": "7"})
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No page 7: the list has 1 page."

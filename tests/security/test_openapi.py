@@ -27,12 +27,22 @@ def responses(schema: dict, method: str, path: str) -> dict:
 def test_the_application_list_is_documented_as_a_page(schema) -> None:
     ok = responses(schema, "get", "applications/")["200"]["content"]["application/json"]
     page = schema["components"]["schemas"][ok["schema"]["$ref"].rsplit("/", 1)[1]]
-    assert page["required"] == ["count", "next", "previous", "results"]
+    assert {"count", "results"} <= set(page["required"])
+    assert set(page["properties"]) == {"count", "next", "previous", "results"}
     assert page["properties"]["results"]["type"] == "array"
     assert page["properties"]["results"]["items"] == {
         "$ref": "#/components/schemas/ApplicationOutput"
     }
     assert page["properties"]["next"]["nullable"] is True
+    parameters = {
+        p["name"]: p for p in schema["paths"]["/api/v1/applications/"]["get"]["parameters"]
+    }
+    assert {"page", "page_size", "search", "status", "outcome", "date_from", "date_to"} <= set(
+        parameters
+    )
+    # A blank filter means "any", as an empty form field sends it; a blank page does not.
+    assert parameters["date_from"]["allowEmptyValue"] is True
+    assert "allowEmptyValue" not in parameters["page"]
 
 
 def test_the_results_csv_is_typed_text_csv(schema) -> None:
