@@ -87,3 +87,20 @@ def test_the_api_docs_and_the_lockout_page_under_the_policy(new_page, officer) -
         assert "Sign-in paused" in page.inner_text("h1")
         assert "Try again in 15 minutes" in page.inner_text("main")
         screenshot(page, f"csp-locked-out-{label}")
+
+
+def test_filters_that_cannot_be_applied_are_named_on_the_page(new_page, officer) -> None:
+    UserFactory(username="compliance", roles=["compliance"])
+    for viewport, label in ((LAPTOP, "laptop"), (PHONE, "phone")):
+        page = new_page(viewport)
+        sign_in(page, "officer")
+        response = page.goto("/applications/?search=%C2%B2")
+        assert response.status == 400
+        assert "The search digits must be 0-9" in page.inner_text("#search-error")
+        screenshot(page, f"odd-search-{label}")
+        page = new_page(viewport)
+        sign_in(page, "compliance")
+        response = page.goto("/audit/?actor=%00")
+        assert response.status == 400
+        assert "Actor filter must not contain NUL characters." in page.inner_text("main")
+        screenshot(page, f"odd-audit-filter-{label}")
