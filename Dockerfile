@@ -33,11 +33,13 @@ RUN pip install -r requirements.txt
 COPY . .
 COPY --from=assets /build/static/vendor/ /app/static/vendor/
 RUN useradd --create-home --uid 10001 credscope \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/models /app/var/data /app/var/audit-checkpoints \
     && chown -R credscope /app/var
-# collectstatic needs settings but no real secret (a throwaway key of the required length);
-# it fails here, not at the first page view, if a file a page needs is missing.
+# collectstatic needs settings but no real secret, nor a key written into the image: throwaway
+# keys of the required length. It fails here, not at the first page view, if a file a page
+# needs is missing.
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+    AUDIT_CHAIN_KEY="$(python -c 'import secrets; print(secrets.token_hex(32))')" \
     ALLOWED_HOSTS=build python manage.py collectstatic --noinput
 USER credscope
 

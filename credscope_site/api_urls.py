@@ -9,6 +9,7 @@ from applicants.apis import (
     ApplicationExplanationApi,
 )
 from applicants.batch_apis import BatchCreateApi, BatchDetailApi, BatchResultsApi
+from applicants.review_apis import ApplicationOverrideApi, ReviewQueueApi
 from credscope_site.api import ApiView
 from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
 from scoring.apis import ModelActiveApi, ModelListApi, PolicyCollectionApi
@@ -29,6 +30,12 @@ urlpatterns = [
         ApplicationExplanationApi.as_view(),
         name="application-explanation",
     ),
+    path(
+        "applications/<int:application_id>/override/",
+        ApplicationOverrideApi.as_view(),
+        name="application-override",
+    ),
+    path("review-queue/", ReviewQueueApi.as_view(), name="review-queue"),
     path("batches/", BatchCreateApi.as_view(), name="batches"),
     path("batches/<int:batch_id>/", BatchDetailApi.as_view(), name="batch"),
     path("batches/<int:batch_id>/results.csv", BatchResultsApi.as_view(), name="batch-results"),

@@ -90,6 +90,7 @@ def ignore_rules() -> pathspec.PathSpec:
     [
         ".env",
         ".env.production",
+        ".env.db",
         "var/secret_key",
         "var/demo-credentials.json",
         "var/credscope.sqlite3",

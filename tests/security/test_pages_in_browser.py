@@ -102,5 +102,5 @@ def test_filters_that_cannot_be_applied_are_named_on_the_page(new_page, officer)
         sign_in(page, "compliance")
         response = page.goto("/audit/?actor=%00")
         assert response.status == 400
-        assert "Actor filter must not contain NUL characters." in page.inner_text("main")
+        assert "Null characters are not allowed." in page.inner_text("main")
         screenshot(page, f"odd-audit-filter-{label}")

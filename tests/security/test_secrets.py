@@ -15,6 +15,7 @@ pytestmark = pytest.mark.slow
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "credscope_site.settings.production",
     "ALLOWED_HOSTS": "credscope.example.com",
+    "AUDIT_CHAIN_KEY": secrets.token_urlsafe(48),
 }
 
 

@@ -33,6 +33,7 @@ def _production_env(static_root: Path) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="credscope_site.settings.production",
         SECRET_KEY=secrets.token_urlsafe(64),
+        AUDIT_CHAIN_KEY=secrets.token_urlsafe(48),
         ALLOWED_HOSTS="testserver",
         STATIC_ROOT=str(static_root),
     )

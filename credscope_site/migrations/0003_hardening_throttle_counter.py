@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("credscope_site", "0001_roles"),
+        ("credscope_site", "0002_four_eyes_roles"),
     ]
 
     operations = [
