@@ -22,18 +22,20 @@ venv: $(VENV)/.installed
 
 # Chart.js comes from the npm package pinned in package-lock.json and is served by Django
 # from static/vendor/ (git-ignored); no page loads anything from a CDN.
-CHART_JS := static/vendor/chart.umd.min.js
+# The source map goes with the script: the production manifest storage rewrites the script's
+# sourceMappingURL and refuses to build without the map (the Dockerfile copies both too).
+VENDOR_FILES := static/vendor/chart.umd.min.js static/vendor/chart.umd.min.js.map
 
 node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "CredScope needs npm (Node.js) on PATH for Chart.js"; exit 1; }
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
-$(CHART_JS): node_modules/.package-lock.json
+static/vendor/%: node_modules/.package-lock.json
 	mkdir -p $(dir $@)
-	cp node_modules/chart.js/dist/chart.umd.min.js $@
+	cp node_modules/chart.js/dist/$* $@
 
-vendor: $(CHART_JS)
+vendor: $(VENDOR_FILES)
 
 migrate: venv
 	$(MANAGE) migrate --noinput

@@ -234,14 +234,21 @@ class ApplicationListApi(ApiView):
 
     OutputSerializer = ApplicationOutputSerializer
 
-    @extend_schema(responses={200: ApplicationOutputSerializer(many=True)})
+    # Declared so drf-spectacular documents the page envelope (count, next, previous,
+    # results) and the page parameters, not a bare array.
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="applications_list",
+        responses={200: ApplicationOutputSerializer(many=True)},
+    )
     @requires(Perm.VIEW_OWN_APPLICATIONS)
     def get(self, request: Request) -> Response:
         # An invalid filter is a 400 naming it (DjangoFilterBackend raises ValidationError).
         applications = DjangoFilterBackend().filter_queryset(
             request, selectors.application_list_for(user=request.user), self
         )
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(applications, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 

@@ -14,6 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser, DataAndFiles, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -135,11 +136,32 @@ class _Echo:
         return value
 
 
+class JsonErrorsNegotiation(BaseContentNegotiation):
+    """The results endpoint answers text/csv (a streamed file, not a DRF rendering) or, for
+    errors, JSON; DRF's negotiation would refuse `Accept: text/csv` with a 406."""
+
+    def select_parser(self, request: Request, parsers: list) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self, request: Request, renderers: list, format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type
+
+
 class BatchResultsApi(ApiView):
     """The results CSV: one line per input line, the decision or that line's errors."""
 
+    # The CSV is streamed whatever the Accept header says; errors stay JSON.
+    content_negotiation_class = JsonErrorsNegotiation
+
     @extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="text/csv")},
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="One line per input line: the decision or that line's errors.",
+            )
+        },
     )
     @requires(Perm.VIEW_BATCHES)
     def get(self, request: Request, batch_id: int) -> StreamingHttpResponse:

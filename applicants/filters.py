@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from applicants.models import LoanApplication
+from credscope_site.validators import BIGINT_MAX, search_problem
 from scoring.models import Outcome
 
 # Sort keys -> the column they order by (the same on the page, the export and the API).
@@ -57,6 +58,13 @@ class _Sort(django_filters.OrderingFilter):
 
 
 class ApplicationFilterForm(forms.Form):
+    def clean_search(self) -> str:
+        term = self.cleaned_data.get("search") or ""
+        problem = search_problem(term)
+        if problem:
+            raise forms.ValidationError(f"The search {problem}.")
+        return term
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
@@ -100,7 +108,9 @@ class ApplicationFilter(django_filters.FilterSet):
         if not value:
             return queryset
         match = Q(applicant__full_name__icontains=value)
-        if value.isdigit():
+        # An id only when it is one: ASCII digits within bigint ('²'.isdigit() is True and
+        # int('²') raises; the form refuses such terms with a message first).
+        if value.isascii() and value.isdecimal() and int(value) <= BIGINT_MAX:
             match |= Q(pk=int(value)) | Q(applicant__external_id=int(value))
         return queryset.filter(match)
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from applicants.models import Applicant, LoanApplication
+from credscope_site.validators import BIGINT_MAX
 from scoring.ml.schema.records import clean_application
 from scoring.ml.schema.tables import APPLICATION_VOCABULARIES, DAYS_SENTINEL
 from scoring.models import Outcome
@@ -142,6 +143,7 @@ class ApplicationForm(forms.Form):
         label="Known applicant id",
         required=False,
         min_value=1,
+        max_value=BIGINT_MAX,  # beyond it the database refuses the id (was a 500)
         help_text="The customer number (SK_ID_CURR) under which their credit history is known.",
     )
     contract_type = forms.ChoiceField(

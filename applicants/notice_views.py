@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
@@ -17,6 +18,9 @@ from scoring.models import BatchJob
 
 @require_GET
 @never_cache
+# The notice is a self-contained print document (its CSS inline, as WeasyPrint renders it);
+# it has no script, so only its own styles are let through.
+@csp_update({"style-src": ["'unsafe-inline'"]})
 @permission_required(Perm.VIEW_OWN_APPLICATIONS, raise_exception=True)
 def application_notice(request: HttpRequest, application_id: int, fmt: str) -> HttpResponse:
     """The notice of a declined application: print-ready HTML, or PDF to download."""

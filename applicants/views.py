@@ -96,20 +96,23 @@ def application_list(request: HttpRequest) -> HttpResponse:
             "decision__override"
         ),
     )
-    # Invalid filters narrow nothing; the form shows what is wrong with them.
-    applications = filters.qs if filters.is_valid() else filters.queryset
+    # A filter that cannot be applied (a search of '²', an unknown status) shows nothing and
+    # says why, with status 400; it never silently widens to the whole list.
+    invalid = filters.is_bound and not filters.is_valid()
+    applications = filters.queryset.none() if invalid else filters.qs
     page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "applicants/application_list.html",
         {
             "filters": filters.form,
-            "filtered": filters.active,
+            "filtered": filters.active or invalid,
             "page_obj": page,
             "applications": page.object_list,
             "is_paginated": page.has_other_pages(),
             "sees_all": request.user.has_perm(Perm.VIEW_ALL_APPLICATIONS),
         },
+        status=400 if invalid else 200,
     )
 
 

@@ -7,6 +7,7 @@ class AuditAction(models.TextChoices):
     LOGIN = "auth.login", "Signed in"
     LOGOUT = "auth.logout", "Signed out"
     LOGIN_FAILED = "auth.login_failed", "Failed sign-in"
+    LOGIN_LOCKED_OUT = "auth.login_locked_out", "Sign-in locked after repeated failures"
     DEMO_USERS_CREATED = "auth.demo_users_created", "Demo users created"
     TRAIL_VERIFIED = "audit.trail_verified", "Audit trail verified"
     AUDIT_REKEYED = "audit.rekeyed", "Audit chain re-keyed"

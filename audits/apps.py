@@ -9,4 +9,4 @@ class AuditsConfig(AppConfig):
 
     def ready(self) -> None:
         # Django announces logins and logouts only through signals; the receivers just record.
-        from audits import auth_events  # noqa: F401
+        from audits import auth_events, lockouts  # noqa: F401

@@ -24,6 +24,14 @@ class AuditTrailView(PermissionRequiredMixin, ListView):
     context_object_name = "events"
     paginate_by = 50
 
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        # A filter that cannot be applied (a NUL in the actor, a bad date) is the visitor's
+        # mistake: the form names the field, and the status says it was not a result.
+        if not self.filterset.is_valid():
+            response.status_code = 400
+        return response
+
     def get_queryset(self):
         self.filterset = AuditEventFilter(
             self.request.GET, queryset=selectors.audit_event_list(user=self.request.user)

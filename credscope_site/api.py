@@ -16,13 +16,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from rest_framework import exceptions, status
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from credscope_site.parsers import RequestTooLarge
 from credscope_site.throttling import Pagination, TokenThrottle
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "Conflict",
     "Pagination",
     "ServiceUnavailable",
+    "StrictInputSerializer",
     "TokenThrottle",
     "exception_handler",
     "field_errors",
@@ -78,12 +81,35 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class StrictInputSerializer(serializers.Serializer):
+    """An input serializer that answers 400 for fields it does not know, instead of DRF's
+    silent drop: a misspelt `approve_bellow` must not leave the policy unchanged unnoticed."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = (
+            {name: "unknown field" for name in sorted(set(data) - set(self.fields))}
+            if isinstance(data, Mapping)
+            else {}
+        )
+        try:
+            value = super().to_internal_value(data)
+        except exceptions.ValidationError as error:
+            if unknown and isinstance(error.detail, Mapping):
+                raise exceptions.ValidationError({**error.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise exceptions.ValidationError(unknown)
+        return value
+
+
 def field_errors(errors: Mapping[str, str]) -> exceptions.ValidationError:
     """A 400 naming each field and its problem."""
     return exceptions.ValidationError(dict(errors))
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):  # a body without Content-Length, read too far
+        exc = RequestTooLarge()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -99,8 +125,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.data = {"detail": "Malformed request body.", "errors": {"body": str(exc.detail)}}
     elif isinstance(exc, exceptions.UnsupportedMediaType):
         response.data = {"detail": str(exc.detail), "errors": {"body": str(exc.detail)}}
-    if isinstance(exc, ServiceUnavailable):
-        response["Retry-After"] = "30"
+    if response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response.setdefault("Retry-After", "30")
     return response
 
 

@@ -46,7 +46,11 @@ class TokenCreateApi(ApiView):
     def get_authenticate_header(self, request: Request) -> str:
         return "Token"  # a wrong password is a 401 with the scheme to use, not a 403
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, auth=[])
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OutputSerializer, 401: None, 429: None},  # bodies: the Error schema
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -77,6 +81,17 @@ class TokenDestroyApi(ApiView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+_HEALTH = inline_serializer(
+    "Health",
+    {
+        "status": serializers.CharField(),
+        "database": serializers.CharField(),
+        "broker": serializers.CharField(),
+        "active_model": serializers.CharField(allow_null=True),
+    },
+)
+
+
 class HealthApi(ApiView):
     """Can this process serve: database, broker and an active model. 503 when not."""
 
@@ -84,21 +99,7 @@ class HealthApi(ApiView):
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "Health",
-                {
-                    "status": serializers.CharField(),
-                    "database": serializers.CharField(),
-                    "broker": serializers.CharField(),
-                    "active_model": serializers.CharField(allow_null=True),
-                },
-            ),
-            503: None,
-        },
-        auth=[],
-    )
+    @extend_schema(responses={200: _HEALTH, 503: _HEALTH}, auth=[])
     def get(self, request: Request) -> Response:
         report = health.check()
         try:

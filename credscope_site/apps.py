@@ -6,3 +6,6 @@ class CredscopeSiteConfig(AppConfig):
 
     name = "credscope_site"
     verbose_name = "CredScope site"
+
+    def ready(self) -> None:
+        from credscope_site import checks  # noqa: F401  (registers the system checks)

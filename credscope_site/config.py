@@ -47,6 +47,28 @@ def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
     return config
 
 
+# The placeholder in .env.example: a copy of the example must never reach production as is.
+PLACEHOLDER_SECRET_KEY = "change-me-to-a-long-random-string"  # noqa: S105 - refused, not used
+MIN_SECRET_KEY_LENGTH = 50
+_GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+
+
+def production_secret_key(value: str) -> str:
+    """`value` if it may sign production sessions, or ConfigurationError saying why.
+
+    The key itself is never echoed."""
+    if value.strip() == PLACEHOLDER_SECRET_KEY:
+        raise ConfigurationError(
+            f"SECRET_KEY is the placeholder from .env.example: generate one with {_GENERATE}"
+        )
+    if len(value) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigurationError(
+            f"SECRET_KEY is {len(value)} characters; production needs at least "
+            f"{MIN_SECRET_KEY_LENGTH} ({_GENERATE})"
+        )
+    return value
+
+
 def development_secret_key(var_dir: Path) -> str:
     """A random key generated once into var/ so development sessions survive restarts."""
     key_file = var_dir / "secret_key"

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -49,3 +50,17 @@ def health_view(request: HttpRequest) -> JsonResponse:
 def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     # Resolved per request: the hashed name exists only once collectstatic has run.
     return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for a URL no route matches: the API's JSON error under /api/, the page elsewhere
+    (an id that is not a number, /api/v1/applications/-1/, never reaches a DRF view)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Internal error; it was logged."}, status=500)
+    return defaults.server_error(request)

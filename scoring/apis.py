@@ -13,7 +13,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from credscope_site.api import ApiView, requires
+from credscope_site.api import ApiView, StrictInputSerializer, requires
 from credscope_site.roles import Perm
 from scoring import oversight, policy, registry
 from scoring.models import DecisionPolicy, ModelVersion
@@ -93,7 +93,7 @@ class PolicyCreateApi(ApiView):
     """A new policy version (model admins): thresholds on the probability of default."""
 
     @extend_schema_serializer(component_name="PolicyCreate")
-    class InputSerializer(PolicyThresholdsSerializer):
+    class InputSerializer(StrictInputSerializer, PolicyThresholdsSerializer):
         note = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
     @extend_schema(request=InputSerializer, responses={201: PolicyOutputSerializer})

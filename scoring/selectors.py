@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, F, Func, JSONField, Q, QuerySet
 
 from applicants.models import LoanApplication
 from credscope_site.roles import Perm
@@ -99,7 +100,12 @@ def batch_row_warnings(*, batch: BatchJob) -> list[tuple[int, list[tuple[str, st
 
 
 def batch_applications(*, batch: BatchJob) -> QuerySet[LoanApplication]:
-    return batch.applications.select_related("applicant", "decision").order_by("batch_row")
+    # The page shows a few columns of the first rows: not their documents.
+    return (
+        batch.applications.select_related("applicant", "decision")
+        .defer("application_row", "history", "decision__contributions")
+        .order_by("batch_row")
+    )
 
 
 def batch_progress(*, batch: BatchJob) -> dict[str, Any]:
@@ -143,68 +149,103 @@ def batch_progress(*, batch: BatchJob) -> dict[str, Any]:
     }
 
 
-RESULT_FIELDS = (
+#: Rows read per query while the results CSV streams: bounded memory, few round trips.
+RESULTS_CHUNK_ROWS = 5000
+# Only what the CSV shows: never the applications' rows nor the decisions' contributions
+# (~9 KB each), which made a 20,000-row download take over a minute.
+_RESULT_FIELDS = (
     "batch_row",
-    "status",
-    "failure_reason",
     "applicant__external_id",
+    "applicant__full_name",
+    "pk",
+    "status",
     "decision__outcome",
     "decision__probability_of_default",
     "decision__risk_band",
-    "decision__reasons",
     "decision__model_version__version",
     "decision__policy__version",
+    "failure_reason",
 )
 
 
-def batch_results_rows(*, batch: BatchJob) -> Iterator[list[str]]:
-    """The results CSV, header first: one line per input line, in input order."""
+def batch_results_rows(
+    *, batch: BatchJob, chunk_rows: int = RESULTS_CHUNK_ROWS
+) -> Iterator[list[str]]:
+    """The results CSV, header first: one line per input line, in input order.
+
+    A generator for a streaming response: it reads the batch's applications in chunks by
+    row number (keyset, so each query is an index range scan), the needed columns only, and
+    fills the lines of invalid rows from the batch's recorded errors in between."""
     yield list(RESULT_COLUMNS)
-    # Only the columns the file shows: each decision's stored contributions (hundreds of
-    # numbers) would otherwise be parsed for every row, which held a web process at 3.7 GB
-    # and took two minutes for 20,000 rows.
-    applications = {
-        application.batch_row: application
-        for application in batch.applications.select_related(
-            "applicant", "decision", "decision__model_version", "decision__policy"
+    applications = batch.applications.order_by("batch_row").values_list(
+        *_RESULT_FIELDS, _reason_texts()
+    )
+    number, last = 1, 0
+    while True:
+        chunk = list(applications.filter(batch_row__gt=last)[:chunk_rows])
+        for values in chunk:
+            row = values[0]
+            while number < row:
+                yield _invalid_line(batch, number)
+                number += 1
+            yield _result_line(values, _errors_text(batch.row_warnings.get(str(row))))
+            number = row + 1
+        if len(chunk) < chunk_rows:
+            break
+        last = chunk[-1][0]
+    while number <= batch.total_rows:
+        yield _invalid_line(batch, number)
+        number += 1
+
+
+def _reason_texts() -> Func | F:
+    """The decision's reason texts. On PostgreSQL only the texts leave the database (decoding
+    each decision's whole reasons JSON was half the time of a 20,000-row download)."""
+    if connection.vendor == "postgresql":
+        return Func(
+            F("decision__reasons"),
+            template="jsonb_path_query_array(%(expressions)s, '$[*].text')",
+            output_field=JSONField(),
         )
-        .only(*RESULT_FIELDS)
-        .iterator(chunk_size=2000)
-    }
-    for number in range(1, batch.total_rows + 1):
-        errors = batch.row_errors.get(str(number))
-        warnings = _errors_text(batch.row_warnings.get(str(number)))
-        application = applications.get(number)
-        if application is None:
-            # The line's SK_ID_CURR and name as written, so the person can still be found.
-            identity = batch.row_identities.get(str(number), {})
-            yield [
-                str(number),
-                identity.get("SK_ID_CURR", ""),
-                identity.get("full_name", ""),
-                "",
-                "INVALID",
-                *[""] * 6,
-                _errors_text(errors),
-                warnings,
-            ]
-            continue
-        decision = getattr(application, "decision", None)
-        yield [
-            str(number),
-            _text(application.applicant.external_id),
-            application.applicant.full_name,
-            str(application.pk),
-            application.status,
-            decision.outcome if decision else "",
-            f"{decision.probability_of_default:.6f}" if decision else "",
-            decision.risk_band if decision else "",
-            "; ".join(r["text"] for r in decision.reasons) if decision else "",
-            decision.model_version.version if decision else "",
-            str(decision.policy.version) if decision else "",
-            application.failure_reason,
-            warnings,
-        ]
+    return F("decision__reasons")
+
+
+def _result_line(values: tuple[Any, ...], warnings: str) -> list[str]:
+    (row, external_id, name, pk, status, outcome, pd_, band, model, policy, failure, reasons) = (
+        values
+    )
+    decided = outcome is not None
+    texts = [r["text"] if isinstance(r, dict) else r for r in reasons or ()]
+    return [
+        str(row),
+        _text(external_id),
+        name or "",
+        str(pk),
+        status,
+        outcome or "",
+        f"{pd_:.6f}" if decided else "",
+        band or "",
+        "; ".join(texts) if decided else "",
+        model or "",
+        _text(policy) if decided else "",
+        failure,
+        warnings,
+    ]
+
+
+def _invalid_line(batch: BatchJob, number: int) -> list[str]:
+    """The line's SK_ID_CURR and name as written, so the person can still be found."""
+    identity = batch.row_identities.get(str(number), {})
+    return [
+        str(number),
+        identity.get("SK_ID_CURR", ""),
+        identity.get("full_name", ""),
+        "",
+        "INVALID",
+        *[""] * 6,
+        _errors_text(batch.row_errors.get(str(number))),
+        _errors_text(batch.row_warnings.get(str(number))),
+    ]
 
 
 def _errors_text(errors: dict[str, str] | None) -> str:

@@ -1,9 +1,10 @@
 """The sweeper (celery beat, every minute): work whose task was lost goes back to the queue.
 
 A worker killed mid-scoring leaves SCORING claims behind; a broker outage at submit leaves
-applications SUBMITTED with no task. The sweeper frees claims older than
-CREDSCOPE_SCORING_CLAIM_TIMEOUT (longer than the hard task time limit, so their task is dead)
-and re-enqueues them, the applications left SUBMITTED, and idle unfinished batches.
+applications SUBMITTED with no task. A live worker renews its claims' lease while it scores
+(scoring/lease.py), so the sweeper frees claims not renewed for CREDSCOPE_SCORING_CLAIM_TIMEOUT
+(their worker is dead) and re-enqueues them, the applications left SUBMITTED, and idle
+unfinished batches.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def stuck_applications_requeue(
 ) -> RequeueReport:
     """Re-enqueue applications stuck in SUBMITTED or SCORING; return what was done.
 
-    - SCORING with a claim older than `claim_older_than` (default
-      CREDSCOPE_SCORING_CLAIM_TIMEOUT): the task holding it is dead; the claim is released
+    - SCORING with a claim not renewed for `claim_older_than` (default
+      CREDSCOPE_SCORING_CLAIM_TIMEOUT): the worker holding it is dead; the claim is released
       (SCORING -> SUBMITTED, with an audit event) and the application re-enqueued.
     - SUBMITTED and untouched for `older_than`: its task was lost (a broker outage at submit,
       a purged queue); re-enqueued, and touched so the next sweep waits `older_than` again.

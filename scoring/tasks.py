@@ -21,6 +21,7 @@ from django.conf import settings
 from applicants.models import LoanApplication
 from scoring import challenger, chunks, decide, queue, registry, sweeper
 from scoring.decide import TRANSIENT_ERRORS
+from scoring.lease import ClaimLease
 from scoring.models import BatchJob
 
 logger = logging.getLogger(__name__)
@@ -62,11 +63,12 @@ class ScoreApplicationTask(Task):
 def score_application(self: Task, application_id: int) -> None:
     """Score one application and save its decision (idempotent; see scoring.decide)."""
     try:
-        decide.application_decide(
-            application_id=application_id,
-            task_id=self.request.id,
-            on_claimed=_test_gate if settings.CREDSCOPE_SCORING_TEST_GATE else None,
-        )
+        with ClaimLease(task_id=self.request.id):  # renewed while this worker lives
+            decide.application_decide(
+                application_id=application_id,
+                task_id=self.request.id,
+                on_claimed=_test_gate if settings.CREDSCOPE_SCORING_TEST_GATE else None,
+            )
     except LoanApplication.DoesNotExist:
         logger.warning("application %s no longer exists; nothing to score", application_id)
 
@@ -127,13 +129,14 @@ class ScoreBatchChunkTask(Task):
 )
 def score_batch_chunk(self: Task, batch_id: int, first_row: int, last_row: int) -> None:
     """Decide the batch's rows first_row..last_row; retried alone on a transient error."""
-    chunks.batch_chunk_decide(
-        batch_id=batch_id,
-        first_row=first_row,
-        last_row=last_row,
-        task_id=self.request.id,
-        on_claimed=_test_gate if settings.CREDSCOPE_SCORING_TEST_GATE else None,
-    )
+    with ClaimLease(task_id=self.request.id):  # renewed while this worker lives
+        chunks.batch_chunk_decide(
+            batch_id=batch_id,
+            first_row=first_row,
+            last_row=last_row,
+            task_id=self.request.id,
+            on_claimed=_test_gate if settings.CREDSCOPE_SCORING_TEST_GATE else None,
+        )
 
 
 @shared_task(
@@ -197,6 +200,10 @@ def _test_gate(claimed: int | str) -> None:
     """
 
     key = settings.CREDSCOPE_SCORING_TEST_GATE
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    # The socket must wait as long as the gate may stay shut (redis-py's default gives up
+    # after a few seconds, which a test holding the task longer would see as a failure).
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=settings.CREDSCOPE_SCORING_TEST_GATE_TIMEOUT + 10
+    )
     client.rpush(f"{key}:claimed", claimed)
     client.blpop([f"{key}:open"], timeout=settings.CREDSCOPE_SCORING_TEST_GATE_TIMEOUT)

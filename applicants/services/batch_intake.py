@@ -38,6 +38,7 @@ from audits.actions import AuditAction
 from credscope_site import formatting
 from credscope_site.fields import bulk_batch_size
 from credscope_site.roles import Perm
+from credscope_site.validators import BIGINT_MAX
 from scoring import queue, registry
 from scoring.ml.schema.records import (
     APPLICATION_TABLE,
@@ -307,10 +308,15 @@ def _clean_line(header: Sequence[str], cells: Sequence[str]) -> _Line:
     values = dict(zip(header, cells, strict=True))
     raw_id = values.pop(EXTERNAL_ID_COLUMN, "").strip()
     if raw_id:
-        if raw_id.isdigit():
+        # isdecimal() alone accepts other scripts' digits, isdigit() even '²' (then int()
+        # raises): an id is ASCII 0-9, and fits the database's bigint.
+        if raw_id.isascii() and raw_id.isdecimal() and int(raw_id) <= BIGINT_MAX:
             line.external_id = int(raw_id)
+        elif raw_id.isascii() and raw_id.isdecimal():
+            line.errors[EXTERNAL_ID_COLUMN] = f"must be at most {BIGINT_MAX}"
         else:
-            line.errors[EXTERNAL_ID_COLUMN] = f"must be a whole number >= 0 (got {raw_id!r})"
+            shown = raw_id if len(raw_id) <= 40 else raw_id[:37] + "..."
+            line.errors[EXTERNAL_ID_COLUMN] = f"must be a whole number >= 0 (got {shown!r})"
     line.full_name = " ".join(values.pop(FULL_NAME_COLUMN, "").split())
     if len(line.full_name) > FULL_NAME_MAX:
         line.errors[FULL_NAME_COLUMN] = (

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "credscope_site",
     "audits",
     "scoring",
@@ -88,7 +89,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise: static files keep their long cache; everything else is no-store.
+    "credscope_site.middleware.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
     "credscope_site.middleware.RequestIdMiddleware",
+    "credscope_site.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -97,6 +102,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a brute-force lockout (web sign-in, /admin/login/, API token) into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Django's model backend, reading a user's permissions in one query (see the module).
@@ -168,6 +175,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: a locked-out username or address is refused before any password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# An idle session ends: each request pushes the expiry forward by this much.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
+if SESSION_IDLE_TIMEOUT_MINUTES < 1:
+    raise ConfigurationError("SESSION_IDLE_TIMEOUT_MINUTES must be 1 or more")
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+
+# Content-Security-Policy (django-csp): scripts, styles and everything else from this server
+# only; no inline script or style anywhere (pages pass data with json_script, and set sizes
+# from data- attributes in static/js/). Chart.js draws on canvas; images may be data: URLs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -193,7 +230,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# collectstatic writes here (the image builds it; a test collects into a temporary folder).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+# Files built from npm by `make vendor` (or the image's Node stage), which pages link to.
+CREDSCOPE_VENDOR_FILES = ["vendor/chart.umd.min.js", "vendor/chart.umd.min.js.map"]
 WHITENOISE_USE_FINDERS = DEBUG  # serve static/ straight from source while developing
 WHITENOISE_AUTOREFRESH = DEBUG
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
@@ -276,7 +316,7 @@ CELERY_BEAT_SCHEDULE = {
     # by a dead worker's SCORING claim (see scoring.sweeper.stuck_applications_requeue).
     "requeue-stuck-applications": {
         "task": "scoring.tasks.requeue_stuck_applications",
-        "schedule": env.int("CREDSCOPE_SWEEP_INTERVAL", default=60),
+        "schedule": env.int("CREDSCOPE_SWEEP_INTERVAL", default=30),
     },
 }
 
@@ -291,6 +331,30 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# How many reverse proxies of ours stand in front of the app, each appending to
+# X-Forwarded-For. 0 (reached directly): the header is the client's claim and is ignored.
+# The compose file puts one (nginx) in front: NUM_PROXIES=1 there. Never more than the real
+# number, or clients choose their own address and walk past throttles and lockouts.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if NUM_PROXIES < 0:
+    raise ConfigurationError("NUM_PROXIES must be 0 or more (reverse proxies in front)")
+
+# Brute force (django-axes): lock a username, and separately an address, after this many
+# failed sign-ins, whichever door they came through; the lock lifts after the cool-off, which
+# runs from the lockout (more tries while locked do not count). Kept in the database, so a
+# Redis outage cannot open it.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "credscope_site.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "credscope_site.lockout.lockout_response"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_VERBOSE = False
+# axes keeps no copy of what was typed: no query strings or form bodies in its records.
+AXES_SENSITIVE_PARAMETERS = ["password", "username", "ip_address"]
+
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -298,8 +362,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["credscope_site.parsers.StrictJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "credscope_site.schema.CredScopeAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "credscope_site.throttling.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "credscope_site.api.exception_handler",
@@ -314,6 +378,7 @@ REST_FRAMEWORK = {
         "token": env.str("API_THROTTLE_TOKEN", default="20/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "NUM_PROXIES": NUM_PROXIES,
 }
 # API tokens (django-rest-knox): only a SHA-512 digest is stored; each token expires.
 REST_KNOX = {
@@ -356,10 +421,19 @@ CREDSCOPE_CHALLENGER_QUEUE = env.str("CREDSCOPE_CHALLENGER_QUEUE", default="chal
 CREDSCOPE_CHALLENGER_CHUNK = env.int("CREDSCOPE_CHALLENGER_CHUNK", default=200)
 # Seconds a challenger task waits before it runs, so that one task scores a burst in bulk.
 CREDSCOPE_CHALLENGER_DELAY = env.float("CREDSCOPE_CHALLENGER_DELAY", default=2.0)
-# A SCORING claim older than this belongs to a dead task (longer than the hard time limit).
-CREDSCOPE_SCORING_CLAIM_TIMEOUT = env.int(
-    "CREDSCOPE_SCORING_CLAIM_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 60
+# A SCORING claim is a lease its worker renews every CREDSCOPE_SCORING_LEASE_RENEW seconds
+# while scoring (scoring/lease.py); one not renewed for CREDSCOPE_SCORING_CLAIM_TIMEOUT
+# belongs to a dead worker, and the sweeper (every CREDSCOPE_SWEEP_INTERVAL) frees it. With
+# the defaults a dead worker's applications are back in the queue within 45 + 30 s.
+CREDSCOPE_SCORING_CLAIM_TIMEOUT = env.int("CREDSCOPE_SCORING_CLAIM_TIMEOUT", default=45)
+CREDSCOPE_SCORING_LEASE_RENEW = env.float(
+    "CREDSCOPE_SCORING_LEASE_RENEW", default=CREDSCOPE_SCORING_CLAIM_TIMEOUT / 3
 )
+if not 0 < CREDSCOPE_SCORING_LEASE_RENEW <= CREDSCOPE_SCORING_CLAIM_TIMEOUT / 2:
+    raise ConfigurationError(
+        "CREDSCOPE_SCORING_LEASE_RENEW must be positive and at most half of "
+        "CREDSCOPE_SCORING_CLAIM_TIMEOUT (a live worker must renew before its lease ends)"
+    )
 # The sweeper re-enqueues applications left SUBMITTED for longer than this (seconds).
 CREDSCOPE_SWEEP_SUBMITTED_AFTER = env.int("CREDSCOPE_SWEEP_SUBMITTED_AFTER", default=60)
 # Test-only: a Redis key on which scoring waits right after its claim (see scoring.tasks).
@@ -375,6 +449,10 @@ CREDSCOPE_BATCH_CHUNK_SIZE = env.int("CREDSCOPE_BATCH_CHUNK_SIZE", default=500)
 CREDSCOPE_RESUBMISSION_DAYS = env.int("CREDSCOPE_RESUBMISSION_DAYS", default=30)
 # Uploads above Django's default in-memory limit go to a temporary file, not into memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+# The largest JSON body the API reads (an application with inline history is far below);
+# larger ones get a JSON 413 before they are read. Django's own limit on form bodies agrees.
+API_MAX_JSON_BYTES = env.int("API_MAX_JSON_BYTES", default=2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_JSON_BYTES
 
 # `/metrics` answers the loopback address, or a scraper sending this bearer token.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -7,13 +7,14 @@ import os
 
 os.environ.setdefault("DEBUG", "false")
 
-from credscope_site.config import ConfigurationError
+from credscope_site.config import ConfigurationError, production_secret_key
 
 from .base import *  # noqa: F403
-from .base import DEBUG, env, env_flag
+from .base import DEBUG, SECRET_KEY, env, env_flag
 
 if DEBUG:
     raise ConfigurationError("DEBUG must be off with credscope_site.settings.production")
+SECRET_KEY = production_secret_key(SECRET_KEY)
 if not ALLOWED_HOSTS:  # noqa: F405
     raise ConfigurationError("ALLOWED_HOSTS must be set in production (comma-separated)")
 

@@ -160,7 +160,7 @@ def test_a_running_batch_shows_progress_and_polls(client, officer) -> None:
     html = client.get(reverse("applicants:batch_detail", args=[batch.pk])).content.decode()
     status_url = reverse("applicants:batch_status", args=[batch.pk])
     assert f'data-status-url="{status_url}"' in html
-    assert 'style="width: 75.0%"' in html
+    assert 'data-progress-bar data-width="75.0"' in html
     assert "3 of 4 rows processed" in html
     assert "Download results" not in html
 

@@ -92,8 +92,16 @@ def hosts(live_server) -> Iterator[Hosts]:
 
 @pytest.fixture
 def new_page(browser, hosts, live_server):
-    """A factory of pages, each in its own browser context (its own session cookies)."""
+    """A factory of pages, each in its own browser context (its own session cookies).
+
+    Every page is watched for Content-Security-Policy violations (Chromium reports each as a
+    console error): a page that needs an inline script or style fails the test using it."""
     contexts = []
+    violations: list[str] = []
+
+    def watch(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
     def make(viewport: dict[str, int] = LAPTOP):
         context = browser.new_context(
@@ -103,11 +111,13 @@ def new_page(browser, hosts, live_server):
         contexts.append(context)
         page = context.new_page()
         page.on("request", hosts.record)
+        page.on("console", watch)
         return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not violations, "\n".join(violations)
 
 
 def sign_in(page, username: str, password: str = DEFAULT_PASSWORD) -> None:

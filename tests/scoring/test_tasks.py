@@ -185,8 +185,10 @@ def test_the_sweeper_frees_dead_claims_and_requeues_what_waits(officer, trained_
     assert Decision.objects.count() == 2
 
 
-def test_the_sweeper_runs_every_minute_under_beat() -> None:
+def test_the_sweeper_frees_a_dead_workers_claims_within_two_minutes_under_beat() -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["requeue-stuck-applications"]
     assert entry["task"] == "scoring.tasks.requeue_stuck_applications"
-    assert entry["schedule"] == 60
-    assert settings.CREDSCOPE_SCORING_CLAIM_TIMEOUT > settings.CELERY_TASK_TIME_LIMIT
+    assert entry["schedule"] == 30
+    # A lease not renewed for the claim timeout is dead; the next sweep frees it.
+    assert settings.CREDSCOPE_SCORING_CLAIM_TIMEOUT + entry["schedule"] <= 120
+    assert settings.CREDSCOPE_SCORING_LEASE_RENEW <= settings.CREDSCOPE_SCORING_CLAIM_TIMEOUT / 3

@@ -8,6 +8,7 @@ where a number belongs is an error in JSON, and text in a CSV cell must parse ex
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,29 +217,52 @@ def _clean_value(
         if raw not in vocabulary:
             return None, f"{raw!r} is not one of: {', '.join(vocabulary)}"
         return raw, ""
+    if kind is Kind.INT and isinstance(raw, int) and not isinstance(raw, bool):
+        # Exact: no detour through float, which rounds above 2^53 and overflows at 10^309.
+        if abs(raw) > INT64_MAX:
+            return None, f"must be at most {INT64_MAX} in size"
+        return raw, ""
     number = _number(raw, from_text)
     if number is None:
-        return None, f"must be a number (got {raw!r})"
+        return None, f"must be a number (got {_shown(raw)})"
     if not math.isfinite(number):
         return None, "must be a finite number"
     if kind is Kind.INT:
         if number != int(number):
-            return None, f"must be a whole number (got {raw!r})"
+            return None, f"must be a whole number (got {_shown(raw)})"
+        if abs(number) > INT64_MAX:  # 1e30 is a whole number, and no int64 holds it
+            return None, f"must be at most {INT64_MAX} in size"
         return int(number), ""
     return float(number), ""
+
+
+#: The widest integer the scoring frames (int64) and the database (bigint) hold.
+INT64_MAX = 2**63 - 1
+#: A number in a CSV cell: ASCII digits, an optional sign, point and exponent. Python's
+#: float() also takes '1_8_0000' (as 180000) and digits of other scripts; a cell must not.
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.I)
 
 
 def _number(raw: Any, from_text: bool) -> float | None:
     if isinstance(raw, bool):  # JSON true/false is not 1/0 here
         return None
     if isinstance(raw, int | float):
-        return float(raw)
-    if from_text and isinstance(raw, str):
         try:
-            return float(raw.strip())
-        except ValueError:
+            return float(raw)
+        except OverflowError:  # an integer beyond any float: far out of every range
+            return math.inf
+    if from_text and isinstance(raw, str):
+        text = raw.strip()
+        if not text.isascii() or not _PLAIN_NUMBER.fullmatch(text):
             return None
+        return float(text)
     return None
+
+
+def _shown(raw: Any) -> str:
+    """The value in a message, cut short: a 400-digit number need not be echoed whole."""
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_application_ranges(row: dict[str, Any], errors: RecordErrors) -> None:
