@@ -1,10 +1,11 @@
-"""Scheduled checks of the audit trail (celery beat runs this nightly)."""
+"""Audit tasks: the nightly trail check and fair-lending audits (on request and monthly)."""
 
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
-from audits import trail
+from audits import services, trail
 
 logger = logging.getLogger(__name__)
 
@@ -23,3 +24,19 @@ def verify_audit_trail() -> dict:
         "head_hash": result.head_hash,
         "first_break": str(result.first_break) if result.first_break else None,
     }
+
+
+@shared_task(name="audits.tasks.run_fairness_audit")
+def run_fairness_audit(audit_id: int) -> dict:
+    """Compute one requested audit (the service claims it, so a redelivery is harmless)."""
+    audit = services.fairness_audit_run(audit_id=audit_id)
+    if audit is None:
+        return {"audit_id": audit_id, "ran": False}
+    return {"audit_id": audit_id, "ran": True, "verdict": audit.verdict}
+
+
+@shared_task(name="audits.tasks.run_monthly_fairness_audit")
+def run_monthly_fairness_audit() -> dict:
+    """celery beat, on the 1st of each month: the audit of the month before."""
+    audit = services.fairness_audit_monthly(today=timezone.localdate())
+    return {"audit_id": audit.pk if audit else None, "verdict": audit.verdict if audit else None}

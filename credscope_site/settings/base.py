@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from credscope_site.config import ConfigurationError, database_from_url, development_secret_key
 
@@ -178,6 +179,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.requeue_stuck_applications",
         "schedule": env.int("CREDSCOPE_SWEEP_INTERVAL", default=60),
     },
+    # A fair-lending audit of the previous calendar month, on the 1st at 03:00.
+    "fairness-audit-monthly": {
+        "task": "audits.tasks.run_monthly_fairness_audit",
+        "schedule": crontab(minute=0, hour=3, day_of_month=1),
+    },
 }
 
 if REDIS_URL:
@@ -237,6 +243,35 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"YesNoEnum": ["N", "Y"]},
+}
+
+# Fair-lending audits (audits/fairness.py). Each protected attribute names its source column
+# in the decision frame (audits.selectors); `reference` pins the reference group (None: the
+# most favoured). Groups under `min_count` decisions are "too few to judge".
+CREDSCOPE_FAIRNESS = {
+    "min_count": env.int("CREDSCOPE_FAIRNESS_MIN_COUNT", default=30),
+    "ratio": 0.8,  # the four-fifths rule
+    "alpha": 0.05,
+    "exact_test_below": 2000,  # Fisher's exact test below this many decisions, z-test above
+    "attributes": {
+        "CODE_GENDER": {
+            "label": "Gender",
+            "source": "code_gender",
+            "reference": None,
+            "value_labels": {"F": "Female", "M": "Male", "XNA": "Not stated"},
+        },
+        "AGE_BAND": {
+            "label": "Age band",
+            "source": "age_years",
+            "bands": [25, 35, 45, 62],
+            "reference": None,
+        },
+        "NAME_FAMILY_STATUS": {
+            "label": "Family status",
+            "source": "family_status",
+            "reference": None,
+        },
+    },
 }
 
 # Scoring. Retries are for transient errors only (database or broker hiccups).
