@@ -22,6 +22,7 @@ Definitions, stated once:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ class Thresholds:
 def band_labels(bands: Sequence[int]) -> list[str]:
     """Labels of the bands cut at `bands`: [25, 35] -> ["<25", "25-34", "35+"]."""
     labels = [f"<{bands[0]}"]
-    labels += [f"{low}-{high - 1}" for low, high in zip(bands, bands[1:], strict=False)]
+    labels += [f"{low}-{high - 1}" for low, high in itertools.pairwise(bands)]
     labels.append(f"{bands[-1]}+")
     return labels
 
@@ -236,7 +237,7 @@ def worst(verdicts: Iterable[str]) -> str:
     return max(verdicts, key=lambda v: VERDICT_ORDER.get(v, 0), default=PASS)
 
 
-# --- overrides ------------------------------------------------------------------------------------
+# --- overrides -----------------------------------------------------------------------------------
 
 
 def override_metrics(
@@ -268,7 +269,7 @@ def override_metrics(
     return out
 
 
-# --- outcome metrics (fairlearn) -------------------------------------------------------------------
+# --- outcome metrics (fairlearn) -----------------------------------------------------------------
 
 
 def outcome_metrics(
@@ -354,7 +355,7 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-# --- the whole audit -------------------------------------------------------------------------------
+# --- the whole audit -----------------------------------------------------------------------------
 
 
 def audit_compute(

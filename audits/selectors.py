@@ -37,7 +37,7 @@ def events_for_target(*, target_type: str, target_id: str) -> QuerySet[AuditEven
     )
 
 
-# --- fair-lending audits ---------------------------------------------------------------------------
+# --- fair-lending audits -------------------------------------------------------------------------
 
 #: The decision frame's columns, in the order `fairness_decision_frame` reads them.
 DECISION_FRAME_COLUMNS = (

@@ -51,7 +51,7 @@ class FairnessAuditRefused(Exception):
     """The action is not allowed on this audit; the message says why, for the user."""
 
 
-# --- configuration ---------------------------------------------------------------------------------
+# --- configuration -------------------------------------------------------------------------------
 
 
 def attribute_specs(names: list[str] | None = None) -> list[fairness.AttributeSpec]:
@@ -81,7 +81,7 @@ def thresholds() -> fairness.Thresholds:
     )
 
 
-# --- request -----------------------------------------------------------------------------------------
+# --- request -------------------------------------------------------------------------------------
 
 
 def fairness_audit_request(
@@ -159,7 +159,7 @@ def _enqueue(audit_id: int) -> None:
         )
 
 
-# --- run -----------------------------------------------------------------------------------------------
+# --- run -----------------------------------------------------------------------------------------
 
 
 def fairness_audit_run(*, audit_id: int) -> FairnessAudit | None:
@@ -292,7 +292,7 @@ def fairness_audit_monthly(*, today: date) -> FairnessAudit | None:
     return fairness_audit_run(audit_id=audit.pk)
 
 
-# --- sign-off ----------------------------------------------------------------------------------------
+# --- sign-off ------------------------------------------------------------------------------------
 
 
 def fairness_audit_sign_off(
