@@ -289,7 +289,6 @@ def outcome_metrics(
     """
     # fairlearn pulls in plotting and sklearn extras; imported here so web processes start fast.
     from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_rate
-    from sklearn.metrics import precision_score
 
     groups = np.asarray(groups, dtype=object)
     repaid = np.asarray(repaid, dtype=int)
@@ -297,15 +296,26 @@ def outcome_metrics(
     pds = np.asarray(pds, dtype=float)
     if len(groups) == 0:
         return {"n": 0, "groups": {}, "differences": {}}
+    # Both arrays are 0/1, so the rows collapse to (group, truth, decision) cells weighted by
+    # their counts: the same figures as row by row (integer weights are exact), in a
+    # MetricFrame of a few dozen rows instead of 100,000 (fairlearn stacks every row).
+    cells = (
+        pd.DataFrame({"group": groups, "truth": repaid, "decision": approved})
+        .groupby(["group", "truth", "decision"], sort=False)
+        .size()
+        .reset_index(name="weight")
+    )
+    weights = cells["weight"].to_numpy(dtype=float)
     frame = MetricFrame(
         metrics={
             "tpr": true_positive_rate,
             "fpr": false_positive_rate,
-            "precision": lambda t, p: precision_score(t, p, zero_division=np.nan),
+            "precision": _precision,
         },
-        y_true=repaid,
-        y_pred=approved,
-        sensitive_features=pd.Series(groups, name="group"),
+        y_true=cells["truth"].to_numpy(),
+        y_pred=cells["decision"].to_numpy(),
+        sensitive_features=cells["group"].rename("group"),
+        sample_params={name: {"sample_weight": weights} for name in ("tpr", "fpr", "precision")},
     )
     by_group = frame.by_group
     defaults = pd.Series(1 - repaid).groupby(groups).agg(["size", "sum"])
@@ -343,6 +353,14 @@ def outcome_metrics(
         "differences": differences,
         "judged_groups": judged,
     }
+
+
+def _precision(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    """P(repaid | approved); NaN for a group with no approvals (no figure, not zero)."""
+    # sklearn comes with fairlearn; imported here for the same reason.
+    from sklearn.metrics import precision_score
+
+    return precision_score(y_true, y_pred, sample_weight=sample_weight, zero_division=np.nan)
 
 
 def _spread(groups: Mapping[str, Mapping[str, Any]], judged: Sequence[str], key: str):
