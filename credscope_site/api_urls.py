@@ -7,6 +7,7 @@ from applicants.apis import (
     ApplicationCollectionApi,
     ApplicationDetailApi,
     ApplicationExplanationApi,
+    ApplicationOutcomeApi,
 )
 from credscope_site.api import ApiView
 from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
@@ -34,6 +35,11 @@ urlpatterns = [
         "applications/<int:application_id>/explanation/",
         ApplicationExplanationApi.as_view(),
         name="application-explanation",
+    ),
+    path(
+        "applications/<int:application_id>/outcome/",
+        ApplicationOutcomeApi.as_view(),
+        name="application-outcome",
     ),
     path("batches/", BatchCreateApi.as_view(), name="batches"),
     path("batches/<int:batch_id>/", BatchDetailApi.as_view(), name="batch"),
