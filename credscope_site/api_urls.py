@@ -9,6 +9,13 @@ from applicants.apis import (
     ApplicationExplanationApi,
     ApplicationOutcomeApi,
 )
+from audits.apis import (
+    FairnessAuditCollectionApi,
+    FairnessAuditDetailApi,
+    FairnessAuditFiguresApi,
+    FairnessAuditReportApi,
+    FairnessAuditSignOffApi,
+)
 from credscope_site.api import ApiView
 from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
 from scoring.apis import (
@@ -47,5 +54,24 @@ urlpatterns = [
     path("models/", ModelListApi.as_view(), name="models"),
     path("models/active/", ModelActiveApi.as_view(), name="model-active"),
     path("policies/", PolicyCollectionApi.as_view(), name="policies"),
+    path("fairness-audits/", FairnessAuditCollectionApi.as_view(), name="fairness-audits"),
+    path(
+        "fairness-audits/<int:audit_id>/", FairnessAuditDetailApi.as_view(), name="fairness-audit"
+    ),
+    path(
+        "fairness-audits/<int:audit_id>/sign-off/",
+        FairnessAuditSignOffApi.as_view(),
+        name="fairness-audit-sign-off",
+    ),
+    path(
+        "fairness-audits/<int:audit_id>/report.pdf",
+        FairnessAuditReportApi.as_view(),
+        name="fairness-audit-pdf",
+    ),
+    path(
+        "fairness-audits/<int:audit_id>/figures.csv",
+        FairnessAuditFiguresApi.as_view(),
+        name="fairness-audit-csv",
+    ),
     path("schema/", SchemaApi.as_view(), name="schema"),
 ]

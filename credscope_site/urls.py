@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", include("audits.urls")),
+    path("compliance/fairness/", include("audits.fairness_urls")),
     path("", include("applicants.urls")),
     path("", include("scoring.urls")),
     path("models/", include("scoring.model_urls")),

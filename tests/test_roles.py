@@ -27,7 +27,7 @@ def nav_labels(response) -> list[str]:
     ("persona", "expected_nav"),
     [
         ("officer", ["Dashboard", "Applications", "New application", "Review", "Batches"]),
-        ("compliance", ["Dashboard", "Applications", "Audit trail", "Models"]),
+        ("compliance", ["Dashboard", "Applications", "Audit trail", "Fairness", "Models"]),
         ("model_admin", ["Dashboard", "Models"]),
     ],
 )
