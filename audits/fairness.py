@@ -379,7 +379,8 @@ def _finite(value: Any) -> float | None:
 def audit_compute(
     frame: pd.DataFrame, specs: Sequence[AttributeSpec], thresholds: Thresholds
 ) -> dict[str, Any]:
-    """Every figure of an audit over `frame`, as plain JSON-ready values."""
+    """Every figure of an audit over `frame`, as plain JSON-ready values (the words that
+    go with them: `audits.fairness_summary`)."""
     attributes = {spec.name: attribute_compute(frame, spec, thresholds) for spec in specs}
     recorded = frame["loan_outcome"].isin([REPAID, DEFAULTED])
     totals = {
@@ -394,7 +395,6 @@ def audit_compute(
     }
     figures = {"totals": totals, "attributes": attributes}
     figures["verdict"] = worst(a["verdict"] for a in attributes.values()) if attributes else PASS
-    figures["summary"] = audit_summary(figures, thresholds)
     return figures
 
 
@@ -433,68 +433,3 @@ def attribute_compute(
         for basis in BASES
     }
     return result
-
-
-def audit_summary(figures: Mapping[str, Any], thresholds: Thresholds) -> str:
-    """One plain paragraph: what was looked at, what failed or needs review, and why."""
-    totals = figures["totals"]
-    if totals["decisions"] == 0:
-        return "There were no decisions in this period, so there is nothing to judge."
-    sentences = [
-        f"{totals['decisions']:,} decisions were audited, {totals['overridden']:,} of them "
-        f"overridden by an officer, and {totals['outcomes_recorded']:,} with a recorded "
-        "repayment outcome."
-    ]
-    for attribute in figures["attributes"].values():
-        sentences.append(_attribute_sentence(attribute, thresholds))
-    if totals["outcomes_recorded"] == 0:
-        sentences.append(
-            "No repayment outcomes are recorded yet, so error rates by group could not be measured."
-        )
-    return " ".join(sentences)
-
-
-def _attribute_sentence(attribute: Mapping[str, Any], thresholds: Thresholds) -> str:
-    label, verdict = attribute["label"], attribute["verdict"]
-    if attribute["reference"] is None:
-        return f"{label}: no decisions to compare."
-    findings = []
-    for basis, wording in (("final", "final decisions"), ("model", "the model's decisions")):
-        for group, g in attribute[basis]["groups"].items():
-            ratio = g["adverse_impact_ratio"]
-            if g["verdict"] in (FAIL, REVIEW):
-                findings.append(
-                    f"in {wording} {group} was approved at {ratio:.2f} times the rate of "
-                    f"{attribute['reference']} (p = {_p(g['p_value'])}"
-                    f"{', significant' if g['verdict'] == FAIL else ', not significant'})"
-                )
-            elif g["verdict"] == TOO_FEW and ratio is not None and ratio < thresholds.ratio:
-                findings.append(
-                    f"in {wording} {group} had a ratio of {ratio:.2f} but only {g['n']} "
-                    "decisions, too few to judge"
-                )
-    small = [group for group, g in attribute["groups"].items() if g["verdict"] == TOO_FEW]
-    text = f"{label} ({VERDICT_LABELS[verdict].lower()}): "
-    if findings:
-        text += "; ".join(findings[:4]) + ("; and more" if len(findings) > 4 else "") + "."
-    else:
-        text += (
-            f"every group judged was approved at {thresholds.ratio:.0%} or more of the rate of "
-            f"{attribute['reference']}, the reference group."
-        )
-    if small:
-        text += f" Too few decisions to judge: {', '.join(small)}."
-    gaps = attribute["outcomes"].get("final", {}).get("differences", {})
-    odds = gaps.get("equalized_odds")
-    if odds is not None and odds > thresholds.outcome_gap_note:
-        text += (
-            f" Among recorded outcomes, approval rates of repayers or defaulters differ by up "
-            f"to {odds:.2f} between groups (equalized odds difference)."
-        )
-    return text
-
-
-def _p(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"

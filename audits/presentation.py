@@ -50,7 +50,10 @@ def audit_view(audit: FairnessAudit) -> dict[str, Any]:
         return {"ready": False}
     figures = audit.snapshot["figures"]
     attributes = []
-    for name, attribute in figures["attributes"].items():
+    # Settings order (the JSON column keeps no key order).
+    names = [n for n in audit.snapshot["inputs"]["attributes"] if n in figures["attributes"]]
+    for name in names:
+        attribute = figures["attributes"][name]
         order = attribute.get("order", [])
         reference = attribute.get("reference")
         bases = []
@@ -115,6 +118,18 @@ def audit_view(audit: FairnessAudit) -> dict[str, Any]:
         "model_versions": audit.snapshot["model_versions"],
         "policy_versions": audit.snapshot["policy_versions"],
     }
+
+
+def attribute_verdicts(audit: FairnessAudit) -> list[dict[str, str]]:
+    """Each attribute's label and verdict, in the audit's order (lists and the dashboard)."""
+    if not audit.snapshot:
+        return []
+    attributes = audit.snapshot["figures"]["attributes"]
+    return [
+        {"name": n, "label": attributes[n]["label"], "verdict": attributes[n]["verdict"]}
+        for n in audit.snapshot["inputs"]["attributes"]
+        if n in attributes
+    ]
 
 
 def chart_data(attribute: dict[str, Any]) -> dict[str, Any]:

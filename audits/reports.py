@@ -71,8 +71,7 @@ def report_pdf(audit: FairnessAudit) -> bytes:
     from weasyprint import HTML
 
     view = audit_view(audit)
-    charts = {a["name"]: approval_chart_png(a["chart"]) for a in view.get("attributes", [])}
-    html = render_to_string(
-        "audits/fairness_report.html", {"audit": audit, "view": view, "charts": charts}
-    )
+    for attribute in view.get("attributes", []):
+        attribute["chart_png"] = approval_chart_png(attribute["chart"])
+    html = render_to_string("audits/fairness_report.html", {"audit": audit, "view": view})
     return HTML(string=html).write_pdf()

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audits import fairness, selectors, trail
+from audits import fairness, fairness_summary, selectors, trail
 from audits.actions import AuditAction
 from audits.models import FairnessAudit
 from credscope_site import celery_app
@@ -218,6 +218,7 @@ def audit_snapshot(audit: FairnessAudit) -> dict[str, Any]:
     specs = attribute_specs(audit.attributes)
     limits = thresholds()
     figures = fairness.audit_compute(frame, specs, limits)
+    figures["summary"] = fairness_summary.audit_summary(figures, limits, audit.attributes)
     snapshot = {
         "format": SNAPSHOT_FORMAT,
         "inputs": audit_inputs(audit),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django import template
 
+from audits.models import FairnessAudit
+from audits.presentation import attribute_verdicts as _attribute_verdicts
+
 register = template.Library()
 DASH = "\u2014"
 
@@ -28,3 +31,8 @@ def pct(value: float | None) -> str:
 @register.filter
 def signed(value: float | None) -> str:
     return DASH if value is None else f"{value:+.3f}"
+
+
+@register.filter
+def attribute_verdicts(audit: FairnessAudit) -> list[dict[str, str]]:
+    return _attribute_verdicts(audit)

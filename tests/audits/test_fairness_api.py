@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 
 import pytest
@@ -157,10 +158,11 @@ def test_new_audit_form_runs_and_shows_the_audit(
         )
     audit = FairnessAudit.objects.get()
     assert response["Location"] == reverse("fairness:detail", args=[audit.pk])
-    page = client.get(response["Location"]).content.decode()
+    page = html.unescape(client.get(response["Location"]).content.decode())
     assert 'id="attribute-CODE_GENDER"' in page
     assert "Overrides" in page and "Outcomes" in page
-    assert "Male was approved at 0.67 times the rate of Female" in page
+    # Final decisions: women 310 of 500 (10 approved on review), men 200 of 500.
+    assert "Male was approved at 0.65 times the rate of Female (p < 0.001, significant)" in page
     dashboard = client.get(reverse("dashboard")).content.decode()
     assert f'href="{reverse("fairness:detail", args=[audit.pk])}"' in dashboard
     assert "not signed off" in dashboard

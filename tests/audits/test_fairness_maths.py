@@ -15,11 +15,19 @@ from fairlearn.metrics import (
 from scipy.stats import norm
 from sklearn.metrics import precision_score
 
-from audits import fairness
+from audits import fairness, fairness_summary
 from audits.fairness import AttributeSpec, Thresholds
 
 GENDER = AttributeSpec(name="CODE_GENDER", label="Gender", source="code_gender")
 AGE = AttributeSpec(name="AGE_BAND", label="Age band", source="age_years", bands=(25, 35, 45, 62))
+
+
+def compute(frame: pd.DataFrame, specs: list[AttributeSpec]) -> dict:
+    figures = fairness.audit_compute(frame, specs, Thresholds())
+    figures["summary"] = fairness_summary.audit_summary(
+        figures, Thresholds(), [spec.name for spec in specs]
+    )
+    return figures
 
 
 def frame_of(groups: dict[str, tuple[int, int]], **extra) -> pd.DataFrame:
@@ -43,9 +51,7 @@ def frame_of(groups: dict[str, tuple[int, int]], **extra) -> pd.DataFrame:
 
 
 def test_known_disparity_is_a_significant_failure_of_the_four_fifths_rule() -> None:
-    figures = fairness.audit_compute(
-        frame_of({"A": (500, 300), "B": (500, 200)}), [GENDER], Thresholds()
-    )
+    figures = compute(frame_of({"A": (500, 300), "B": (500, 200)}), [GENDER])
     gender = figures["attributes"]["CODE_GENDER"]
     assert gender["reference"] == "A"
     assert gender["reference_source"] == "most favoured"
@@ -61,9 +67,7 @@ def test_known_disparity_is_a_significant_failure_of_the_four_fifths_rule() -> N
 
 
 def test_twenty_per_group_is_too_few_to_judge() -> None:
-    figures = fairness.audit_compute(
-        frame_of({"A": (20, 12), "B": (20, 8)}), [GENDER], Thresholds()
-    )
+    figures = compute(frame_of({"A": (20, 12), "B": (20, 8)}), [GENDER])
     gender = figures["attributes"]["CODE_GENDER"]
     b = gender["groups"]["B"]
     assert b["adverse_impact_ratio"] == pytest.approx(0.667, abs=5e-4)
@@ -75,9 +79,7 @@ def test_twenty_per_group_is_too_few_to_judge() -> None:
 
 
 def test_low_ratio_without_significance_is_review() -> None:
-    figures = fairness.audit_compute(
-        frame_of({"A": (40, 20), "B": (40, 14)}), [GENDER], Thresholds()
-    )
+    figures = compute(frame_of({"A": (40, 20), "B": (40, 14)}), [GENDER])
     b = figures["attributes"]["CODE_GENDER"]["groups"]["B"]
     assert b["adverse_impact_ratio"] == pytest.approx(0.7)
     assert b["p_value"] > 0.05
@@ -85,9 +87,7 @@ def test_low_ratio_without_significance_is_review() -> None:
 
 
 def test_ratio_at_four_fifths_passes() -> None:
-    figures = fairness.audit_compute(
-        frame_of({"A": (500, 250), "B": (500, 200)}), [GENDER], Thresholds()
-    )
+    figures = compute(frame_of({"A": (500, 250), "B": (500, 200)}), [GENDER])
     assert figures["attributes"]["CODE_GENDER"]["groups"]["B"]["verdict"] == "pass"
     assert figures["attributes"]["CODE_GENDER"]["verdict"] == "pass"
 
@@ -103,9 +103,7 @@ def test_large_groups_use_the_two_proportion_z_test() -> None:
 
 def test_reference_group_from_settings_is_used() -> None:
     spec = AttributeSpec(name="CODE_GENDER", label="Gender", source="code_gender", reference="B")
-    figures = fairness.audit_compute(
-        frame_of({"A": (100, 60), "B": (100, 40)}), [spec], Thresholds()
-    )
+    figures = compute(frame_of({"A": (100, 60), "B": (100, 40)}), [spec])
     gender = figures["attributes"]["CODE_GENDER"]
     assert gender["reference"] == "B"
     assert gender["reference_source"] == "settings"
@@ -183,6 +181,6 @@ def test_no_decisions_says_so() -> None:
     empty = pd.DataFrame(
         columns=["code_gender", "model_outcome", "final_outcome", "override", "pd", "loan_outcome"]
     )
-    figures = fairness.audit_compute(empty, [GENDER], Thresholds())
+    figures = compute(empty, [GENDER])
     assert figures["totals"]["decisions"] == 0
     assert figures["summary"].startswith("There were no decisions")
