@@ -58,7 +58,7 @@ demo-model: demo-data migrate
 # after the steps that build the data and train a model.
 demo-seed: demo-setup demo-model
 	$(MANAGE) seed_demo_applications --username officer
-	$(MANAGE) seed_demo_outcomes --username compliance
+	$(MANAGE) seed_demo_fairness --officer officer --recorder compliance
 
 demo: demo-setup vendor demo-seed
 	@echo "CredScope is at http://$(DEMO_ADDR)/  (Ctrl-C stops it)"

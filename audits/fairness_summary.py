@@ -33,11 +33,17 @@ def _attribute_sentence(attribute: Mapping[str, Any], thresholds: Thresholds) ->
     findings = _findings(attribute, "final", "")
     if attribute["model"]["verdict"] != attribute["final"]["verdict"]:
         findings += _findings(attribute, "model", "in the model's own decisions ")
-    small = [g for g, figures in attribute["groups"].items() if figures["verdict"] == TOO_FEW]
+    findings.sort(key=lambda f: f[0])
+    shown = findings[:MAX_FINDINGS]
+    named = {f[2] for f in shown}
+    small = [
+        g
+        for g, figures in attribute["groups"].items()
+        if figures["verdict"] == TOO_FEW and g not in named
+    ]
     text = f"{label} ({VERDICT_LABELS[attribute['verdict']].lower()}): "
     if findings:
-        findings.sort(key=lambda f: f[0])
-        text += "; ".join(f[1] for f in findings[:MAX_FINDINGS])
+        text += "; ".join(f[1] for f in shown)
         text += (
             f", and {len(findings) - MAX_FINDINGS} more." if len(findings) > MAX_FINDINGS else "."
         )
@@ -47,12 +53,12 @@ def _attribute_sentence(attribute: Mapping[str, Any], thresholds: Thresholds) ->
             f"{reference}, the reference group."
         )
     if small:
-        text += f" Too few decisions to judge: {', '.join(small)}."
+        text += f" {'Also too' if findings else 'Too'} few decisions to judge: {', '.join(small)}."
     return text
 
 
 def _findings(attribute: Mapping[str, Any], basis: str, wording: str) -> list[tuple]:
-    """(rank, text) of each group that fails, needs review, or is small with a low ratio."""
+    """(rank, text, group) of each group that fails, needs review, or is small with a low ratio."""
     out = []
     reference = attribute["reference"]
     for group, figures in attribute[basis]["groups"].items():
@@ -64,6 +70,7 @@ def _findings(attribute: Mapping[str, Any], basis: str, wording: str) -> list[tu
                     (0 if verdict == FAIL else 1, ratio),
                     f"{wording}{group} was approved at {ratio:.2f} times the rate of {reference} "
                     f"(p {_p(figures['p_value'])}, {significance})",
+                    group,
                 )
             )
         elif verdict == TOO_FEW and ratio is not None and ratio < 0.8:
@@ -72,6 +79,7 @@ def _findings(attribute: Mapping[str, Any], basis: str, wording: str) -> list[tu
                     (2, ratio),
                     f"{wording}{group} had a ratio of {ratio:.2f} on only {figures['n']} "
                     "decisions, too few to judge",
+                    group,
                 )
             )
     return out
