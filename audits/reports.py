@@ -28,6 +28,7 @@ def approval_chart_png(chart: dict[str, Any]) -> str:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import PercentFormatter
 
     labels = [
         f"{label} (n={n})" + (" ★" if label == chart["reference"] else "")
@@ -43,6 +44,7 @@ def approval_chart_png(chart: dict[str, Any]) -> str:
         axis.set_xlim(0, 1)
         axis.set_xlabel("Approval rate (final decisions)", fontsize=8)
         axis.tick_params(axis="x", labelsize=8)
+        axis.xaxis.set_major_formatter(PercentFormatter(xmax=1))
         if chart["threshold_rate"] is not None:
             axis.axvline(chart["threshold_rate"], color="#b3261e", linestyle="--", linewidth=1)
             axis.axvline(chart["reference_rate"], color="#0f4c81", linestyle=":", linewidth=1)
