@@ -4,16 +4,15 @@
 import os
 import sys
 
+from django.conf import settings
+from django.core.management import execute_from_command_line
+
+from credscope_site.config import ConfigurationError, exit_on_configuration_error
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "credscope_site.settings.local")
-    from django.core.management import execute_from_command_line
-
-    from credscope_site.config import ConfigurationError, exit_on_configuration_error
-
     try:
-        from django.conf import settings
-
         settings.INSTALLED_APPS  # noqa: B018 - load settings now, so a bad environment fails here
     except ConfigurationError as error:
         exit_on_configuration_error(error)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
@@ -19,14 +20,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from applicants import selectors
+from applicants.filters import ApplicationFilter
 from applicants.models import LoanApplication, LoanOutcome
-from applicants.outcomes import (
-    OutcomeConflict,
-    OutcomeRefused,
-    application_for_outcome,
-    loan_outcome_record,
-)
-from applicants.services import (
+from applicants.services.outcomes import OutcomeConflict, OutcomeRefused, loan_outcome_record
+from applicants.services.submit import (
     ApplicationInvalid,
     IdempotencyConflict,
     application_submit,
@@ -42,15 +39,9 @@ from credscope_site.api import (
 )
 from credscope_site.roles import Perm
 from scoring import registry
-from scoring.ml.records import (
-    APPLICATION_TABLE,
-    ASSIGNED_COLUMNS,
-    HISTORY_TABLES,
-    REQUIRED_APPLICATION_COLUMNS,
-)
-from scoring.ml.schema import Kind
-from scoring.models import Outcome
-from scoring.services import ScoringQueueUnavailable
+from scoring.ml.schema.records import application_fields
+from scoring.ml.schema.tables import HISTORY_TABLES, Kind
+from scoring.queue import ApplicationQueueUnavailable
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EXTRA_FIELDS = ("full_name", "external_id", "history")
@@ -95,25 +86,31 @@ class ApplicationOutputSerializer(serializers.Serializer):
 
 
 def _application_columns() -> dict[str, serializers.Field]:
-    """The Kaggle application columns as serializer fields: documentation for the schema.
+    """The Kaggle application columns as serializer fields, for the OpenAPI schema.
 
-    Validation itself is `scoring.ml.records.clean_application`, shared by every door."""
+    They are made from `records.application_fields()`, the same definitions (kinds,
+    vocabularies, required columns, ranges) that `clean_application` validates with, so the
+    documentation and the validation cannot drift apart."""
     fields: dict[str, serializers.Field] = {}
-    for column in APPLICATION_TABLE.columns:
-        if column.name in ASSIGNED_COLUMNS:
-            continue
-        required = column.name in REQUIRED_APPLICATION_COLUMNS
-        if column.kind is Kind.CATEGORY:
-            fields[column.name] = serializers.ChoiceField(choices=column.vocabulary, required=False)
-        elif column.kind is Kind.INT:
-            fields[column.name] = serializers.IntegerField(required=required)
+    for definition in application_fields():
+        bounds = definition.bounds
+        options: dict[str, Any] = {"required": definition.required}
+        if bounds is not None:
+            options.update(min_value=bounds.minimum, max_value=bounds.maximum)
+            options["help_text"] = bounds.message
+        if definition.kind is Kind.CATEGORY:
+            fields[definition.name] = serializers.ChoiceField(
+                choices=definition.vocabulary, required=definition.required
+            )
+        elif definition.kind is Kind.INT:
+            fields[definition.name] = serializers.IntegerField(**options)
         else:
-            fields[column.name] = serializers.FloatField(required=required)
+            fields[definition.name] = serializers.FloatField(**options)
     return fields
 
 
 ApplicationRequestSchema = type(
-    "ApplicationRequest",
+    "Application",  # the request component is "ApplicationRequest" (COMPONENT_SPLIT_REQUEST)
     (serializers.Serializer,),
     {
         **_application_columns(),
@@ -202,7 +199,7 @@ class ApplicationCreateApi(ApiView):
                 f"{IDEMPOTENCY_HEADER} {key!r} was already used for application "
                 f"{error.application.pk} with a different body."
             ) from None
-        except ScoringQueueUnavailable as error:
+        except ApplicationQueueUnavailable as error:
             return _queue_unavailable(error)
         except registry.NoActiveModel:
             raise ServiceUnavailable("No model version is active; nothing was saved.") from None
@@ -222,33 +219,20 @@ class ApplicationListApi(ApiView):
     """The applications the caller may read, newest first (officers: their own; compliance:
     all), filtered by status, outcome, submission dates (inclusive) or a search term."""
 
-    @extend_schema_serializer(component_name="ApplicationFilter")
-    class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=LoanApplication.Status.values, required=False)
-        outcome = serializers.ChoiceField(choices=Outcome.values, required=False)
-        date_from = serializers.DateField(required=False)
-        date_to = serializers.DateField(required=False)
-        search = serializers.CharField(required=False, max_length=200)
-
-        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            if (
-                attrs.get("date_from")
-                and attrs.get("date_to")
-                and attrs["date_from"] > attrs["date_to"]
-            ):
-                raise serializers.ValidationError({"date_to": "must not be before date_from"})
-            return attrs
+    # The page's filters (django-filter), documented in the schema by drf-spectacular.
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ApplicationFilter
+    queryset = LoanApplication.objects.none()  # the model, for the schema; reads are scoped
 
     OutputSerializer = ApplicationOutputSerializer
 
-    @extend_schema(
-        parameters=[FilterSerializer], responses={200: ApplicationOutputSerializer(many=True)}
-    )
+    @extend_schema(responses={200: ApplicationOutputSerializer(many=True)})
     @requires(Perm.VIEW_OWN_APPLICATIONS)
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        applications = selectors.application_list_for(user=request.user, **filters.validated_data)
+        # An invalid filter is a 400 naming it (DjangoFilterBackend raises ValidationError).
+        applications = DjangoFilterBackend().filter_queryset(
+            request, selectors.application_list_for(user=request.user), self
+        )
         paginator = Pagination()
         page = paginator.paginate_queryset(applications, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
@@ -322,7 +306,9 @@ class ApplicationOutcomeApi(ApiView):
     @requires(Perm.RECORD_OUTCOME)
     def post(self, request: Request, application_id: int) -> Response:
         try:
-            application = application_for_outcome(user=request.user, application_id=application_id)
+            application = selectors.application_for_outcome(
+                user=request.user, application_id=application_id
+            )
         except LoanApplication.DoesNotExist:
             raise NotFound(f"No application {application_id}.") from None
         serializer = self.InputSerializer(data=request.data)
@@ -348,14 +334,14 @@ def _visible_application(request: Request, application_id: int) -> LoanApplicati
         raise NotFound(f"No application {application_id}.") from None
 
 
-def _queue_unavailable(error: ScoringQueueUnavailable) -> Response:
+def _queue_unavailable(error: ApplicationQueueUnavailable) -> Response:
     """503: the application is saved (SUBMITTED) and will be scored once the queue is back;
     retrying with the same Idempotency-Key returns it."""
-    url = reverse("api:application", args=[error.object_id])
+    url = reverse("api:application", args=[error.application_id])
     return Response(
         {
             "detail": str(error),
-            "id": error.object_id,
+            "id": error.application_id,
             "status": LoanApplication.Status.SUBMITTED,
             "url": url,
         },

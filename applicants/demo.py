@@ -20,14 +20,14 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from applicants import services
 from applicants.models import LoanApplication
+from applicants.services import submit
 from scoring import registry
-from scoring.ml.records import ASSIGNED_COLUMNS, clean_application
-from scoring.ml.schema import DAYS_SENTINEL
+from scoring.ml.data.load import load_tables
+from scoring.ml.schema.records import ASSIGNED_COLUMNS, clean_application
+from scoring.ml.schema.tables import DAYS_SENTINEL
 from scoring.models import Outcome
-from scoring.policy import outcome_for
-from scoring.services import current_policy
+from scoring.policy import current_policy, outcome_for
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def demo_applications_seed(
 
     names = _names(seed)
     for candidate in chosen:
-        application, created = services.application_submit(
+        application, created = submit.application_submit(
             actor=officer,
             channel=LoanApplication.Channel.WEB,
             application_row=candidate.row,
@@ -185,8 +185,6 @@ def _candidate_rows(
 
 
 def _rows_from_cache(cache: Path, seed: int) -> Iterator[tuple[str, dict[str, Any], int | None]]:
-    from scoring.ml.data import load_tables
-
     frame = load_tables(cache, tables=["application_test"])["application_test"]
     frame = frame.sample(frac=1.0, random_state=seed)
     for record in frame.to_dict("records"):

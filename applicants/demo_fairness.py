@@ -35,11 +35,12 @@ from django.utils import timezone
 
 from applicants.demo import KEY_PREFIX, _candidate_rows
 from applicants.models import LoanApplication
-from applicants.outcomes import ImportReport, loan_outcomes_import
-from scoring.batches import EXTERNAL_ID_COLUMN, KNOWN_COLUMNS, batch_create, batch_score
-from scoring.ml.data import load_tables
+from applicants.services.batch_intake import EXTERNAL_ID_COLUMN, KNOWN_COLUMNS, batch_create
+from applicants.services.outcomes import ImportReport, loan_outcomes_import
+from applicants.services.review import decision_override_record
+from scoring.decide import batch_decide
+from scoring.ml.data.load import load_tables
 from scoring.models import BatchJob, Decision, Outcome
-from scoring.overrides import decision_override_record
 
 DEMO_BATCH_NAME = "demo-fairness-applicants.csv"
 DEMO_BATCH_ROWS = 300  # ~30 s to score on two cores; enough for most groups to reach 30
@@ -113,7 +114,7 @@ def _batch_seed(*, officer: AbstractBaseUser, data_dir: Path, rows: int, seed: i
     batch = batch_create(actor=officer, filename=DEMO_BATCH_NAME, content=out.getvalue().encode())
     # Score it here and now, so the reviews below find its referrals even where a worker (or
     # an outer transaction) would take it later: chunks are claimed, so nothing runs twice.
-    batch_score(batch_id=batch.pk, task_id=f"demo-seed-batch-{batch.pk}")
+    batch_decide(batch_id=batch.pk, task_id=f"demo-seed-batch-{batch.pk}")
     return len(chosen)
 
 

@@ -2,7 +2,7 @@
 
 The officer enters dates and amounts; the form turns them into the Kaggle application row
 (DAYS_* offsets counted back from the day of application, "not employed" as the 365243
-sentinel) and validates that row with `scoring.ml.records.clean_application`, the same rules
+sentinel) and validates that row with `scoring.ml.schema.records.clean_application`, the same rules
 the REST API and CSV batches apply. Errors come back beside the field the officer typed.
 """
 
@@ -13,11 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from applicants.models import Applicant, LoanApplication
-from scoring.ml.records import clean_application
-from scoring.ml.schema import APPLICATION_VOCABULARIES, DAYS_SENTINEL
+from scoring.ml.schema.records import clean_application
+from scoring.ml.schema.tables import APPLICATION_VOCABULARIES, DAYS_SENTINEL
 from scoring.models import Outcome
 
 # Kaggle column -> the form field it is entered in; errors on a column are shown there.
@@ -328,31 +329,6 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-class ApplicationListFilters(forms.Form):
-    """The list page's search box and filters (GET)."""
-
-    q = forms.CharField(label="Search", required=False, max_length=200)
-    status = forms.ChoiceField(
-        label="Status",
-        required=False,
-        choices=[("", "Any status"), *LoanApplication.Status.choices],
-    )
-    outcome = forms.ChoiceField(
-        label="Outcome", required=False, choices=[("", "Any outcome"), *Outcome.choices]
-    )
-
-    def criteria(self) -> dict[str, str | None]:
-        """Keyword arguments for `application_list_for`; invalid filters are ignored."""
-        if not self.is_bound or not self.is_valid():
-            return {"status": None, "outcome": None, "search": None}
-        data = self.cleaned_data
-        return {
-            "status": data["status"] or None,
-            "outcome": data["outcome"] or None,
-            "search": data["q"].strip() or None,
-        }
-
-
 class OverrideForm(forms.Form):
     """A reviewer's final decision on a referred application."""
 
@@ -369,3 +345,27 @@ class OverrideForm(forms.Form):
         help_text="Required. It is stored with your decision and shown in the audit trail.",
         error_messages={"required": "Write why you decide this way: it goes on the record."},
     )
+
+
+class BatchUploadForm(forms.Form):
+    """One CSV file; its content is checked by `applicants.services.batch_intake`, the size
+    here first so a huge upload is refused before it is read into memory."""
+
+    file = forms.FileField(
+        label="CSV file of applications",
+        help_text="UTF-8 CSV with a header line of Home Credit application column names.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        error_messages={"required": "Choose a CSV file to upload."},
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.CREDSCOPE_BATCH_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {upload.size:,} bytes; the limit is {limit:,} bytes. "
+                "Split it into smaller batches."
+            )
+        if not upload.name.lower().endswith(".csv"):
+            raise forms.ValidationError("Upload a .csv file (comma-separated values).")
+        return upload

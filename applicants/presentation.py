@@ -12,41 +12,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scoring.ml.schema import DAYS_SENTINEL
+from scoring.ml.features.build import feature_catalogue
+from scoring.ml.features.families import COLUMN_LABELS
+from scoring.ml.schema.tables import DAYS_SENTINEL
 
 TOP_CONTRIBUTIONS = 10
 DAYS_PER_YEAR = 365.25
 
-# Names an officer reads, for the application columns and the usual engineered features.
-FEATURE_LABELS: dict[str, str] = {
-    "AMT_INCOME_TOTAL": "Annual income",
-    "AMT_CREDIT": "Requested credit",
-    "AMT_ANNUITY": "Annuity",
-    "AMT_GOODS_PRICE": "Goods price",
-    "DAYS_BIRTH": "Age",
-    "DAYS_EMPLOYED": "Time employed",
-    "DAYS_REGISTRATION": "Registration changed",
-    "DAYS_ID_PUBLISH": "ID document issued",
-    "DAYS_LAST_PHONE_CHANGE": "Phone changed",
-    "EXT_SOURCE_1": "External score 1",
-    "EXT_SOURCE_2": "External score 2",
-    "EXT_SOURCE_3": "External score 3",
-    "CNT_CHILDREN": "Children",
-    "CNT_FAM_MEMBERS": "Household members",
-    "OWN_CAR_AGE": "Car age",
-    "NAME_CONTRACT_TYPE": "Contract type",
-    "NAME_INCOME_TYPE": "Income type",
-    "NAME_EDUCATION_TYPE": "Education",
-    "NAME_FAMILY_STATUS": "Family status",
-    "NAME_HOUSING_TYPE": "Housing",
-    "OCCUPATION_TYPE": "Occupation",
-    "ORGANIZATION_TYPE": "Employer's sector",
-    "FLAG_OWN_CAR": "Owns a car",
-    "FLAG_OWN_REALTY": "Owns a home",
-    "REGION_RATING_CLIENT": "Region rating",
-    "REGION_RATING_CLIENT_W_CITY": "Region rating (city)",
-    "REGION_POPULATION_RELATIVE": "Region population",
-}
 _WORDS = {
     "AMT": "amount",
     "CNT": "count",
@@ -112,10 +84,6 @@ class _Spec:
 @functools.cache
 def _specs() -> dict[str, _Spec]:
     """The model features' catalogue (kinds, groups, descriptions), built once per process."""
-    try:
-        from scoring.ml.features import feature_catalogue
-    except ImportError:  # the portal still shows names without the catalogue
-        return {}
     return {
         spec.name: _Spec(str(spec.kind), spec.group, spec.description, spec.vocabulary)
         for spec in feature_catalogue()
@@ -132,7 +100,7 @@ def _describe(description: str) -> str:
     def column(match: re.Match[str]) -> str:
         token = match.group(0)
         return (
-            FEATURE_LABELS.get(token, "").lower()
+            COLUMN_LABELS.get(token, "").lower()
             or _COLUMN_WORDS.get(token)
             or _humanize(token).lower()
         )
@@ -149,12 +117,12 @@ def feature_label(name: str) -> str:
     """A readable name for a model feature: known application columns by their form label,
     one-hot and coded categories by their column, history features by the catalogue's
     description, anything else by the words of its name."""
-    if name in FEATURE_LABELS:
-        return FEATURE_LABELS[name]
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
     spec = _specs().get(name)
     if spec is None:
         return _humanize(name)
-    group = FEATURE_LABELS.get(spec.group) or _humanize(spec.group)
+    group = COLUMN_LABELS.get(spec.group) or _humanize(spec.group)
     if spec.kind == "one_hot":
         match = _ONE_HOT_VALUE.search(spec.description)
         return f"{group}: {match.group(1)}" if match else group
@@ -172,7 +140,7 @@ def format_value(value: Any, feature: str = "") -> str:
         return "missing"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    spec = _specs().get(feature) if feature and feature not in FEATURE_LABELS else None
+    spec = _specs().get(feature) if feature and feature not in COLUMN_LABELS else None
     if spec is not None and isinstance(value, int | float):
         if spec.kind == "one_hot":
             return "yes" if value else "no"

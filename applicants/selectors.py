@@ -1,20 +1,29 @@
-"""Reads of loan applications that pages and the API share, scoped to what the reader may see.
+"""Reads that the officer's pages and the API share, scoped to what the reader may see.
 
 Loan officers see the applications they submitted; readers with the "view all" permission
 (compliance) see every application; anybody else sees none. Every page and endpoint that
-shows applications goes through these functions, so the rule lives in one place.
+shows applications goes through these functions, so the rule lives in one place. The
+functions that take an application expect one already fetched through them.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 
+from applicants import presentation
+from applicants.filters import ApplicationFilter
 from applicants.models import LoanApplication
+from audits.models import AuditEvent
+from audits.selectors import events_for_target
 from credscope_site.roles import Perm
+from scoring.models import BatchJob, Decision, DecisionOverride, Outcome
+from scoring.policy import current_policy, outcome_for
+from scoring.selectors import credit_history_summary_for
 
 
 def application_visible_to(*, user: AbstractBaseUser) -> QuerySet[LoanApplication]:
@@ -28,20 +37,12 @@ def application_visible_to(*, user: AbstractBaseUser) -> QuerySet[LoanApplicatio
     return LoanApplication.objects.none()
 
 
-def application_list_for(
-    *,
-    user: AbstractBaseUser,
-    status: str | None = None,
-    outcome: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    search: str | None = None,
-) -> QuerySet[LoanApplication]:
-    """The applications `user` may read, newest first, with their decision joined.
+def application_list_for(*, user: AbstractBaseUser, **filters: Any) -> QuerySet[LoanApplication]:
+    """The applications `user` may read, newest first, with their decision joined, narrowed
+    by `filters` (`status`, `outcome`, `date_from`, `date_to`, `search`: the parameters of
+    `applicants.filters.ApplicationFilter`, which the page and the API use alike).
 
-    `outcome` filters on the model's decision; `date_from`/`date_to` are inclusive days of
-    submission (in the site's time zone); `search` matches the applicant's name, the
-    application id or the applicant's known external id.
+    Raises `ValueError` naming the filters that are not valid.
     """
     applications = application_visible_to(user=user).select_related(
         "applicant",
@@ -50,20 +51,11 @@ def application_list_for(
         "decision__model_version",
         "decision__policy",
     )
-    if status:
-        applications = applications.filter(status=status)
-    if outcome:
-        applications = applications.filter(decision__outcome=outcome)
-    if date_from:
-        applications = applications.filter(submitted_at__gte=_start_of(date_from))
-    if date_to:
-        applications = applications.filter(submitted_at__lt=_start_of(date_to) + timedelta(days=1))
-    search = (search or "").strip()
-    if search:
-        match = Q(applicant__full_name__icontains=search)
-        if search.isdigit():
-            match |= Q(pk=int(search)) | Q(applicant__external_id=int(search))
-        applications = applications.filter(match)
+    if filters:
+        filterset = ApplicationFilter(data=filters, queryset=applications)
+        if not filterset.is_valid():
+            raise ValueError(f"invalid filters: {dict(filterset.errors)}")
+        applications = filterset.qs
     return applications.order_by("-submitted_at", "-id")
 
 
@@ -83,5 +75,179 @@ def application_get_for(*, user: AbstractBaseUser, application_id: int) -> LoanA
     )
 
 
-def _start_of(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+# --- one application's page, and the dashboard ------------------------------------------------
+
+IN_PROGRESS = (LoanApplication.Status.SUBMITTED, LoanApplication.Status.SCORING)
+
+
+def decision_of(application: LoanApplication) -> Decision | None:
+    try:
+        return application.decision
+    except ObjectDoesNotExist:
+        return None
+
+
+def override_of(decision: Decision | None) -> DecisionOverride | None:
+    if decision is None:
+        return None
+    try:
+        return decision.override
+    except ObjectDoesNotExist:
+        return None
+
+
+def final_outcome(decision: Decision | None) -> str | None:
+    """The outcome in force: a reviewer's override if there is one, else the model's."""
+    override = override_of(decision)
+    if override is not None:
+        return override.outcome
+    return decision.outcome if decision is not None else None
+
+
+def application_status(*, application: LoanApplication) -> dict[str, Any]:
+    """The small JSON the application page polls while scoring runs."""
+    decision = decision_of(application)
+    return {
+        "id": application.pk,
+        "status": application.status,
+        "status_label": application.get_status_display(),
+        "in_progress": application.status in IN_PROGRESS,
+        "outcome": decision.outcome if decision else None,
+        "failure_reason": application.failure_reason or None,
+    }
+
+
+def application_history(*, application: LoanApplication) -> list[AuditEvent]:
+    """Audit events about the application, its decision and any override, oldest first."""
+    decision = decision_of(application)
+    events = events_for_target(
+        target_type=application._meta.label_lower, target_id=str(application.pk)
+    )
+    if decision is not None:
+        events = events | events_for_target(
+            target_type=decision._meta.label_lower, target_id=str(decision.pk)
+        )
+        override = override_of(decision)
+        if override is not None:
+            events = events | events_for_target(
+                target_type=override._meta.label_lower, target_id=str(override.pk)
+            )
+    return list(events.order_by("sequence"))
+
+
+def application_page(*, application: LoanApplication, user: AbstractBaseUser) -> dict[str, Any]:
+    """Everything the application page shows, for a reader already allowed to see it."""
+    decision = decision_of(application)
+    override = override_of(decision)
+    context: dict[str, Any] = {
+        "application": application,
+        "applicant": application.applicant,
+        "decision": decision,
+        "override": override,
+        "final_outcome": final_outcome(decision),
+        "in_progress": application.status in IN_PROGRESS,
+        "status_url": reverse("applicants:status", args=[application.pk]),
+        "key_figures": presentation.key_figures(application.application_row),
+        "history_summary": credit_history_summary_for(application=application),
+        "audit_events": application_history(application=application),
+        "can_override": (
+            decision is not None
+            and override is None
+            and decision.outcome == Outcome.REFER
+            and user.has_perm(Perm.OVERRIDE_DECISION)
+        ),
+    }
+    if decision is not None:
+        policy = decision.policy
+        context["gauge"] = presentation.pd_gauge(
+            decision.probability_of_default,
+            approve_below=policy.approve_below,
+            reject_at_or_above=policy.reject_at_or_above,
+        )
+        chart = presentation.contribution_chart(decision.contributions)
+        context["chart"] = chart.as_json()
+        context["chart_height"] = 70 + 34 * max(len(chart.values), 3)
+    return context
+
+
+def officer_dashboard(*, user: AbstractBaseUser) -> dict[str, Any] | None:
+    """Counts by status and by outcome of the applications this user may see, and the length
+    of their review queue; None for a user who reads no applications."""
+    if not user.has_perm(Perm.VIEW_OWN_APPLICATIONS):
+        return None
+    visible = application_list_for(user=user)
+    by_status = dict(
+        visible.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    decided = Decision.objects.filter(application__in=visible.values("pk"))
+    by_outcome = decided.aggregate(
+        **{outcome.value: Count("pk", filter=Q(outcome=outcome)) for outcome in Outcome}
+    )
+    decided_total = sum(by_outcome.values())
+    return {
+        "total": sum(by_status.values()),
+        "in_progress": sum(by_status.get(status, 0) for status in IN_PROGRESS),
+        "by_status": [
+            {"value": status.value, "label": status.label, "count": by_status.get(status, 0)}
+            for status in LoanApplication.Status
+        ],
+        "by_outcome": [
+            {
+                "value": outcome.value,
+                "label": outcome.label,
+                "count": by_outcome[outcome.value],
+                "share": round(100 * by_outcome[outcome.value] / decided_total, 1)
+                if decided_total
+                else 0,
+            }
+            for outcome in Outcome
+        ],
+        "overridden": DecisionOverride.objects.filter(decision__in=decided).count(),
+        "review_queue": (
+            review_queue(applications=visible).count()
+            if user.has_perm(Perm.OVERRIDE_DECISION)
+            else None
+        ),
+    }
+
+
+def review_queue(*, applications: QuerySet) -> QuerySet[Decision]:
+    """REFER decisions without an override among `applications` (a queryset the reader may
+    see, from `applicants.selectors.application_list_for`), oldest first: first in, first
+    reviewed."""
+    return (
+        Decision.objects.filter(
+            application__in=applications.values("pk"),
+            outcome=Outcome.REFER,
+            override__isnull=True,
+        )
+        .select_related("application", "application__applicant", "model_version", "policy")
+        .order_by("decided_at", "pk")
+    )
+
+
+def batch_histogram(*, batch: BatchJob) -> dict[str, Any]:
+    """Counts of the batch's probabilities of default by bin, each bin coloured by the
+    outcome the policy gives at its middle."""
+    decisions = Decision.objects.filter(application__batch=batch)
+    first = decisions.select_related("policy").first()
+    policy = first.policy if first is not None else current_policy()
+    histogram = presentation.pd_histogram(
+        decisions.values_list("probability_of_default", flat=True),
+        reject_at_or_above=policy.reject_at_or_above,
+    )
+    edges, width = histogram.pop("lower_edges"), histogram.pop("width")
+    histogram["zones"] = [outcome_for(min(edge + width / 2, 1.0), policy) for edge in edges]
+    return histogram
+
+
+def application_for_outcome(*, user: AbstractBaseUser, application_id: int) -> LoanApplication:
+    """The application `user` may record an outcome for (any, with the permission).
+
+    Raises `LoanApplication.DoesNotExist` otherwise, so the caller answers 404.
+    """
+    # Model admins record outcomes without reading applications, hence a selector of its own.
+    applications: QuerySet[LoanApplication] = LoanApplication.objects.none()
+    if getattr(user, "is_authenticated", False) and user.has_perm(Perm.RECORD_OUTCOME):
+        applications = LoanApplication.objects.all()
+    return applications.select_related("decision").get(pk=application_id)

@@ -18,13 +18,14 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from applicants import portal, selectors, services
-from applicants.forms import ApplicationForm, ApplicationListFilters, OverrideForm
+from applicants import selectors
+from applicants.filters import ApplicationFilter
+from applicants.forms import ApplicationForm, OverrideForm
 from applicants.models import LoanApplication
+from applicants.services import review, submit
 from credscope_site.roles import Perm
-from scoring import overrides
+from scoring.queue import ApplicationQueueUnavailable
 from scoring.registry import NoActiveModel
-from scoring.services import ScoringQueueUnavailable
 
 PAGE_SIZE = 20
 
@@ -46,16 +47,16 @@ def application_new(request: HttpRequest) -> HttpResponse:
         }
         try:
             try:
-                application, created = services.application_submit(
+                application, created = submit.application_submit(
                     **submission, idempotency_key=idempotency_key[:128]
                 )
-            except services.IdempotencyConflict:
+            except submit.IdempotencyConflict:
                 # The officer went back and changed the form: that is a new application.
                 idempotency_key = uuid.uuid4().hex
-                application, created = services.application_submit(
+                application, created = submit.application_submit(
                     **submission, idempotency_key=idempotency_key
                 )
-        except services.ApplicationInvalid as error:
+        except submit.ApplicationInvalid as error:
             form.add_service_errors(error.errors)
         except NoActiveModel:
             form.add_error(
@@ -63,7 +64,7 @@ def application_new(request: HttpRequest) -> HttpResponse:
                 "No model is active, so nothing could score this application and it was not "
                 "saved. Ask a model administrator to activate a model, then submit again.",
             )
-        except ScoringQueueUnavailable as error:
+        except ApplicationQueueUnavailable as error:
             messages.warning(
                 request,
                 "The application is saved; the scoring queue is unreachable right now, so it "
@@ -86,18 +87,21 @@ def application_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(Perm.VIEW_OWN_APPLICATIONS, raise_exception=True)
 def application_list(request: HttpRequest) -> HttpResponse:
-    filters = ApplicationListFilters(request.GET or None)
-    criteria = filters.criteria()
-    applications = selectors.application_list_for(user=request.user, **criteria).select_related(
-        "applicant", "decision", "decision__override"
+    filters = ApplicationFilter(
+        request.GET or None,
+        queryset=selectors.application_list_for(user=request.user).select_related(
+            "decision__override"
+        ),
     )
+    # Invalid filters narrow nothing; the form shows what is wrong with them.
+    applications = filters.qs if filters.is_valid() else filters.queryset
     page = Paginator(applications, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "applicants/application_list.html",
         {
-            "filters": filters,
-            "filtered": any(criteria.values()),
+            "filters": filters.form,
+            "filtered": filters.active,
             "page_obj": page,
             "applications": page.object_list,
             "is_paginated": page.has_other_pages(),
@@ -123,7 +127,7 @@ def application_detail(request: HttpRequest, application_id: int) -> HttpRespons
 def _render_detail(
     request: HttpRequest, application: LoanApplication, *, override_form: OverrideForm, status=200
 ) -> HttpResponse:
-    context = portal.application_page(application=application, user=request.user)
+    context = selectors.application_page(application=application, user=request.user)
     context["override_form"] = override_form
     return render(request, "applicants/application_detail.html", context, status=status)
 
@@ -134,26 +138,26 @@ def _render_detail(
 def application_status(request: HttpRequest, application_id: int) -> JsonResponse:
     """What the application page polls while the application is being scored."""
     application = _application_or_404(request, application_id)
-    return JsonResponse(portal.application_status(application=application))
+    return JsonResponse(selectors.application_status(application=application))
 
 
 @require_POST
 @permission_required(Perm.OVERRIDE_DECISION, raise_exception=True)
 def application_override(request: HttpRequest, application_id: int) -> HttpResponse:
     application = _application_or_404(request, application_id)
-    decision = portal.decision_of(application)
+    decision = selectors.decision_of(application)
     if decision is None:
         raise Http404("This application has no decision yet")
     form = OverrideForm(request.POST)
     if form.is_valid():
         try:
-            overrides.decision_override_record(
+            review.decision_override_record(
                 decision=decision,
                 outcome=form.cleaned_data["outcome"],
                 justification=form.cleaned_data["justification"],
                 reviewer=request.user,
             )
-        except overrides.OverrideRefused as error:
+        except review.OverrideRefused as error:
             form.add_error(None, str(error))
         else:
             messages.success(
@@ -170,7 +174,7 @@ def application_override(request: HttpRequest, application_id: int) -> HttpRespo
 @require_GET
 @permission_required(Perm.OVERRIDE_DECISION, raise_exception=True)
 def review_queue(request: HttpRequest) -> HttpResponse:
-    queue = overrides.review_queue(applications=selectors.application_list_for(user=request.user))
+    queue = selectors.review_queue(applications=selectors.application_list_for(user=request.user))
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

@@ -18,7 +18,7 @@ def audit_event_list(
     *, user: AbstractBaseUser, action: str = "", actor: str = "", target_type: str = ""
 ) -> QuerySet[AuditEvent]:
     """Events the user may read, newest first, filtered by the given fields when set."""
-    if not user.has_perm("audits.view_auditevent"):
+    if not user.has_perm(Perm.VIEW_AUDIT_TRAIL):
         return AuditEvent.objects.none()
     events = AuditEvent.objects.select_related("actor").order_by("-sequence")
     if action:

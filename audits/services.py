@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
@@ -26,8 +27,8 @@ from django.utils import timezone
 from audits import fairness, fairness_summary, selectors, trail
 from audits.actions import AuditAction
 from audits.models import FairnessAudit
-from credscope_site import celery_app
 from credscope_site.roles import Perm
+from scoring import queue
 
 logger = logging.getLogger(__name__)
 
@@ -145,18 +146,22 @@ def audit_inputs(audit: FairnessAudit) -> dict[str, Any]:
 
 
 def _enqueue(audit_id: int) -> None:
-    app = celery_app
+    """Send the run by task name (services never import tasks), as `scoring.queue` does."""
+    app = current_app
     try:
-        # By name: services never import tasks (the app has discovered them).
-        app.tasks[RUN_TASK].delay(audit_id)
-    except Exception as error:  # the broker refused: say so on the audit instead of losing it
         if app.conf.task_always_eager:
-            logger.exception("in-process fairness audit %s failed", audit_id)
-            return
+            if RUN_TASK not in app.tasks:
+                app.loader.import_default_modules()  # Celery's autodiscovery of tasks.py
+            app.tasks[RUN_TASK].delay(audit_id)
+        else:
+            app.send_task(RUN_TASK, args=[audit_id], ignore_result=True)
+    except queue.BROKER_ERRORS as error:
         logger.warning("broker unavailable for fairness audit %s: %s", audit_id, error)
         fairness_audit_mark_failed(
             audit_id=audit_id, reason="The task queue was unavailable; run the audit again."
         )
+    except Exception:  # an in-process run has already recorded its failure on the audit
+        logger.exception("in-process fairness audit %s failed", audit_id)
 
 
 # --- run -----------------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ from django.views.generic import ListView
 from audits import selectors
 from audits.actions import AuditAction
 from audits.models import AuditEvent
+from credscope_site.roles import Perm
 
 
 class AuditTrailView(PermissionRequiredMixin, ListView):
-    permission_required = "audits.view_auditevent"
+    permission_required = Perm.VIEW_AUDIT_TRAIL
     template_name = "audits/trail.html"
     context_object_name = "events"
     paginate_by = 50

@@ -26,7 +26,7 @@ def _peak_rss_mb() -> float:
 
 
 def step_generate(out: Path, scale: float, seed: int, fmt: str) -> dict:
-    from scoring.ml.synth import generate
+    from scoring.ml.synth.generate import generate
 
     started = time.perf_counter()
     summary = generate(out, scale, seed, fmt)  # type: ignore[arg-type]
@@ -42,7 +42,7 @@ def step_generate(out: Path, scale: float, seed: int, fmt: str) -> dict:
 
 
 def step_load(source: Path, out: Path) -> dict:
-    from scoring.ml.data import build_cache
+    from scoring.ml.data.load import build_cache
 
     started = time.perf_counter()
     report = build_cache(source, out)

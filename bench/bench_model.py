@@ -14,7 +14,7 @@ Sections (``--sections``, comma separated; default all):
 * ``latency``: one applicant in process, features excluded, with the full-profile model:
   prediction and prediction + SHAP of all three models, p50 / p99.
 
-Data comes from ``scoring.ml.synth.generate`` under ``--work`` (reused when present).
+Data comes from ``scoring.ml.synth.generate.generate`` under ``--work`` (reused when present).
 Targets (2 cores, 24 GB): features at scale 1.0 <= 300 s and <= 12 GB; fast at 0.1 <= 600 s;
 full OOF AUC within 0.01 of the oracle, ensemble >= best base, all tables >= app-only + 0.03;
 prediction p50 <= 2 ms; prediction + SHAP p50 <= 15 ms, p99 <= 30 ms.
@@ -44,7 +44,7 @@ def log(message: str) -> None:
 
 def dataset(work: Path, scale: float, seed: int) -> Path:
     """A generated data set at ``scale`` (Parquet), generated once and then reused."""
-    from scoring.ml.synth import generate
+    from scoring.ml.synth.generate import generate
 
     out = work / f"synth-{scale:g}-{seed}"
     if not (out / "oracle" / "oracle.parquet").is_file():
@@ -63,7 +63,8 @@ def child_features(directory: str) -> dict[str, Any]:
 
     import polars as pl
 
-    from scoring.ml.features import HISTORY_TABLES, build_features
+    from scoring.ml.features.build import build_features
+    from scoring.ml.schema.tables import HISTORY_TABLES
 
     started = time.perf_counter()
     app = pl.read_parquet(f"{directory}/application_train.parquet")
@@ -239,7 +240,7 @@ _ENGINES = {"polars": _polars, "pandas": _pandas, "duckdb": _duckdb}
 
 
 def bench_fast(work: Path, scale: float, seed: int) -> dict[str, Any]:
-    from scoring.ml.training import train_and_bundle
+    from scoring.ml.training.pipeline import train_and_bundle
 
     directory = dataset(work, scale, seed)
     with tempfile.TemporaryDirectory() as out:
@@ -256,7 +257,7 @@ def bench_fast(work: Path, scale: float, seed: int) -> dict[str, Any]:
 
 
 def bench_full(work: Path, scale: float, seed: int, bundles: Path) -> dict[str, Any]:
-    from scoring.ml.training import train_and_bundle
+    from scoring.ml.training.pipeline import train_and_bundle
 
     directory = dataset(work, scale, seed)
     started = time.perf_counter()
@@ -298,9 +299,9 @@ def bench_full(work: Path, scale: float, seed: int, bundles: Path) -> dict[str, 
 def bench_latency(bundle: Path, work: Path, scale: float, seed: int, runs: int) -> dict[str, Any]:
     import numpy as np
 
-    from scoring.ml.data import load_tables
-    from scoring.ml.features import HISTORY_TABLES
-    from scoring.ml.predict import Scorer
+    from scoring.ml.data.load import load_tables
+    from scoring.ml.schema.tables import HISTORY_TABLES
+    from scoring.ml.serving.predict import Scorer
 
     started = time.perf_counter()
     scorer = Scorer.from_bundle(bundle)

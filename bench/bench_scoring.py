@@ -133,7 +133,7 @@ def prepare_users_and_model(args: argparse.Namespace) -> str:
 
 
 def application_rows(limit: int) -> list[dict[str, Any]]:
-    from scoring.ml.records import clean_application
+    from scoring.ml.schema.records import clean_application
 
     rows = []
     with gzip.open(SAMPLE, "rt", newline="") as handle:

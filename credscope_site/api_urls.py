@@ -9,6 +9,7 @@ from applicants.apis import (
     ApplicationExplanationApi,
     ApplicationOutcomeApi,
 )
+from applicants.batch_apis import BatchCreateApi, BatchDetailApi, BatchResultsApi
 from audits.apis import (
     FairnessAuditCollectionApi,
     FairnessAuditDetailApi,
@@ -18,14 +19,7 @@ from audits.apis import (
 )
 from credscope_site.api import ApiView
 from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
-from scoring.apis import (
-    BatchCreateApi,
-    BatchDetailApi,
-    BatchResultsApi,
-    ModelActiveApi,
-    ModelListApi,
-    PolicyCollectionApi,
-)
+from scoring.apis import ModelActiveApi, ModelListApi, PolicyCollectionApi
 
 
 class SchemaApi(ApiView, SpectacularAPIView):

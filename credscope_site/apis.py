@@ -16,6 +16,7 @@ from credscope_site import health
 from credscope_site.api import ApiView, TokenThrottle
 from credscope_site.roles import roles_of
 from credscope_site.tokens import InvalidCredentials, api_token_create, api_token_revoke
+from scoring.registry import active_model_version
 
 
 class TokenCreateApi(ApiView):
@@ -95,8 +96,6 @@ class HealthApi(ApiView):
         auth=[],
     )
     def get(self, request: Request) -> Response:
-        from scoring.registry import active_model_version
-
         report = health.check()
         try:
             model = active_model_version()

@@ -5,6 +5,9 @@ import sys
 from pathlib import Path
 
 from celery import Celery
+from django.conf import settings
+
+from credscope_site.config import ConfigurationError, exit_on_configuration_error
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "credscope_site.settings.local")
 
@@ -15,11 +18,7 @@ app.autodiscover_tasks()
 
 def _load_settings_or_exit() -> None:
     """Fail a worker or beat start-up on a bad environment with one line, not a traceback."""
-    from credscope_site.config import ConfigurationError, exit_on_configuration_error
-
     try:
-        from django.conf import settings
-
         settings.INSTALLED_APPS  # noqa: B018 - load settings now
     except ConfigurationError as error:
         exit_on_configuration_error(error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -24,8 +25,6 @@ def _database() -> str:
 def _broker() -> str:
     if not settings.REDIS_URL:
         return "not configured"
-    import redis
-
     try:
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
         return "ok"

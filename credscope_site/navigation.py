@@ -22,7 +22,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Applications", "applicants:list", Perm.VIEW_OWN_APPLICATIONS),
     NavItem("New application", "applicants:new", Perm.SUBMIT_APPLICATION),
     NavItem("Review", "applicants:review", Perm.OVERRIDE_DECISION),
-    NavItem("Batches", "scoring:batch_list", Perm.VIEW_BATCHES),
+    NavItem("Batches", "applicants:batch_list", Perm.VIEW_BATCHES),
     NavItem("Audit trail", "audits:trail", Perm.VIEW_AUDIT_TRAIL),
     NavItem("Fairness", "fairness:list", Perm.VIEW_FAIRNESS_AUDITS),
     NavItem("Models", "models:list", Perm.VIEW_MODELS),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.management import create_permissions
 from django.db import models
 
 
@@ -88,8 +89,6 @@ def sync_role_groups(apps: Any, schema_editor: Any) -> None:
 
     Permissions of apps not migrated yet are skipped here; their own migration calls this again.
     """
-    from django.contrib.auth.management import create_permissions
-
     for app_config in apps.get_app_configs():
         # Permissions are normally created after migrate; create them now so they can be granted.
         app_config.models_module = True

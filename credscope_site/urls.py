@@ -18,8 +18,7 @@ urlpatterns = [
     path("audit/", include("audits.urls")),
     path("compliance/fairness/", include("audits.fairness_urls")),
     path("", include("applicants.urls")),
-    path("", include("scoring.urls")),
-    path("models/", include("scoring.model_urls")),
+    path("models/", include("scoring.urls")),
     path("admin/", admin.site.urls),
     # The REST API and its Swagger UI (assets from drf-spectacular-sidecar, served locally).
     path("api/v1/", include(("credscope_site.api_urls", "api"), namespace="api")),

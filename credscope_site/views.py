@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from applicants.portal import officer_dashboard
+from applicants.selectors import officer_dashboard
 from audits.selectors import fairness_audit_latest_for
 from credscope_site import health
 from credscope_site.navigation import items_for

@@ -15,11 +15,17 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from audits import trail
 from audits.actions import AuditAction
+from credscope_site.roles import Perm
+from scoring.ml.data.history_store import HistoryStore, frames_from_records
+from scoring.ml.schema.tables import HISTORY_TABLES
+from scoring.ml.serving.bundle import BundleError, load_bundle
+from scoring.ml.serving.predict import Scorer
 from scoring.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -50,16 +56,25 @@ def active_model_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
 
 
+def training_permission_check(*, actor: AbstractBaseUser | None) -> None:
+    """Refuse a person who may not train models (`actor` None is the operator at the
+    command line); called where training starts and again where its bundle is registered."""
+    if actor is not None and not actor.has_perm(Perm.TRAIN_MODEL):
+        raise PermissionDenied("only model admins may train and register model versions")
+
+
 def model_version_register(
     *, bundle_path: Path, profile: str, trained_by: AbstractBaseUser | None
 ) -> ModelVersion:
     """Record a bundle that training wrote (verified on the way in); it starts a candidate.
 
+    `trained_by` None is the operator at the command line; a person must hold the train
+    permission.
+
     The row's headline figures are the ensemble's on held-out rows, with the calibrated
     (cross-fitted) probabilities: what the served model does on data it did not see.
     """
-    from scoring.ml.bundle import BundleError, load_bundle
-
+    training_permission_check(actor=trained_by)
     try:
         bundle = load_bundle(bundle_path)
     except (BundleError, FileNotFoundError) as error:
@@ -97,8 +112,12 @@ def model_version_register(
 def model_version_activate(*, version: str, actor: AbstractBaseUser | None) -> ModelVersion:
     """Make `version` the single active one (also how a rollback is done).
 
-    The bundle is loaded and every checksum verified before anything changes.
+    `actor` None is the operator at the command line (`activate_model`); a person must hold
+    the activate permission. The bundle is loaded and every checksum verified before
+    anything changes.
     """
+    if actor is not None and not actor.has_perm(Perm.ACTIVATE_MODEL):
+        raise PermissionDenied("only model admins may activate or roll back a model version")
     candidate = ModelVersion.objects.filter(version=version).first()
     if candidate is None:
         raise RegistryError(f"no model version {version!r} (see list_models)")
@@ -132,7 +151,8 @@ def model_version_activate(*, version: str, actor: AbstractBaseUser | None) -> M
 # --- the scorer held by this process ----------------------------------------------------------
 
 _lock = threading.Lock()
-_loaded: dict[str, Any] = {"version": None, "scorer": None, "history": None}
+_loaded: dict[str, Any] = {"version": None, "scorer": None}
+_history: dict[str, Any] = {"path": None, "store": None}
 
 
 def score_record(
@@ -182,7 +202,7 @@ def score_records(
     ]
 
 
-def _active():
+def _active() -> tuple[ModelVersion, Scorer, HistoryStore | None]:
     model_version = active_model_version()
     if model_version is None:
         raise NoActiveModel("no model version is active: run train_model --activate")
@@ -190,34 +210,36 @@ def _active():
         if _loaded["version"] != model_version.version:
             _loaded["scorer"] = _load_verified(model_version)
             _loaded["version"] = model_version.version
-            _loaded["history"] = _open_history_store()
             logger.info("loaded model version %s", model_version.version)
-        return model_version, _loaded["scorer"], _loaded["history"]
+        scorer = _loaded["scorer"]
+    return model_version, scorer, history_store()
 
 
-def _load_verified(model_version: ModelVersion):
-    from scoring.ml.bundle import BundleError
-    from scoring.ml.predict import Scorer
+def history_store() -> HistoryStore | None:
+    """This process's one handle on the stored history (the data cache), opened once per
+    cache folder; a cache built after the process started is picked up on the next call."""
+    path = Path(settings.CREDSCOPE_DATA_DIR) / "cache"
+    with _lock:
+        if _history["path"] != path or _history["store"] is None:
+            _history["store"] = HistoryStore.open_if_present(path)
+            _history["path"] = path
+        return _history["store"]
 
+
+def _load_verified(model_version: ModelVersion) -> Scorer:
     try:
         return Scorer.from_bundle(Path(model_version.bundle_path))
     except (BundleError, FileNotFoundError) as error:
         raise RegistryError(f"model version {model_version.version}: {error}") from error
 
 
-def _open_history_store():
-    from scoring.ml.history_store import HistoryStore
-
-    return HistoryStore.open_if_present(Path(settings.CREDSCOPE_DATA_DIR) / "cache")
-
-
-def _history_frames(history, external_id, store) -> dict | None:
-    from scoring.ml.history_store import HISTORY_TABLE_NAMES, frames_from_records
-
+def _history_frames(
+    history: dict[str, list[dict[str, Any]]] | None,
+    external_id: int | None,
+    store: HistoryStore | None,
+) -> dict | None:
     if history:
-        return {
-            name: frames_from_records(name, history.get(name, [])) for name in HISTORY_TABLE_NAMES
-        }
+        return {name: frames_from_records(name, history.get(name, [])) for name in HISTORY_TABLES}
     if external_id is not None and store is not None:
         return store.history_for(external_id)
     return None  # no history: every table empty (cheaper than building empty frames)

@@ -1,4 +1,4 @@
-"""Celery tasks of the scoring side: thin doors onto `scoring.services` and `scoring.batches`.
+"""Celery tasks of the scoring side: thin doors onto `scoring.decide` and `scoring.sweeper`.
 
 They take ids, never objects. Retries are declared and only for transient errors (a database
 or broker that hiccups), with exponential backoff, jitter and a cap; the numbers and the time
@@ -12,23 +12,17 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import redis
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import InterfaceError
-from django.db import OperationalError as DatabaseOperationalError
 
 from applicants.models import LoanApplication
-from scoring import batches, services
+from scoring import decide, sweeper
+from scoring.decide import TRANSIENT_ERRORS
 from scoring.models import BatchJob
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    DatabaseOperationalError,
-    InterfaceError,
-    ConnectionError,
-    TimeoutError,
-)
 _RETRY_OPTIONS: dict[str, Any] = {
     "autoretry_for": TRANSIENT_ERRORS,
     "retry_backoff": settings.CREDSCOPE_SCORING_RETRY_BACKOFF,
@@ -47,7 +41,7 @@ class ScoreApplicationTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         application_id = args[0] if args else kwargs.get("application_id")
         try:
-            services.application_mark_failed(
+            decide.application_mark_failed(
                 application_id=application_id,
                 task_id=task_id,
                 reason=failure_reason(exc, self.request.retries),
@@ -64,9 +58,9 @@ class ScoreApplicationTask(Task):
     **_RETRY_OPTIONS,
 )
 def score_application(self: Task, application_id: int) -> None:
-    """Score one application and save its decision (idempotent; see scoring.services)."""
+    """Score one application and save its decision (idempotent; see scoring.decide)."""
     try:
-        services.application_score(
+        decide.application_decide(
             application_id=application_id,
             task_id=self.request.id,
             on_claimed=_test_gate if settings.CREDSCOPE_SCORING_TEST_GATE else None,
@@ -79,7 +73,7 @@ class ScoreBatchTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         batch_id = args[0] if args else kwargs.get("batch_id")
         try:
-            batches.batch_mark_failed(
+            decide.batch_mark_failed(
                 batch_id=batch_id, task_id=task_id, reason=failure_reason(exc, self.request.retries)
             )
         except Exception:
@@ -96,7 +90,7 @@ class ScoreBatchTask(Task):
 def score_batch(self: Task, batch_id: int) -> None:
     """Score a batch's applications in bulk, chunk by chunk, and finish the batch."""
     try:
-        batches.batch_score(batch_id=batch_id, task_id=self.request.id)
+        decide.batch_decide(batch_id=batch_id, task_id=self.request.id)
     except BatchJob.DoesNotExist:
         logger.warning("batch %s no longer exists; nothing to score", batch_id)
 
@@ -105,13 +99,13 @@ def score_batch(self: Task, batch_id: int) -> None:
 def requeue_stuck_applications(
     older_than_seconds: float | None = None, claim_older_than_seconds: float | None = None
 ) -> dict[str, Any]:
-    """The sweeper, run by celery beat: see `services.stuck_applications_requeue`."""
+    """The sweeper, run by celery beat: see `sweeper.stuck_applications_requeue`."""
     older_than = (
         settings.CREDSCOPE_SWEEP_SUBMITTED_AFTER
         if older_than_seconds is None
         else older_than_seconds
     )
-    report = services.stuck_applications_requeue(
+    report = sweeper.stuck_applications_requeue(
         older_than=timedelta(seconds=older_than),
         claim_older_than=(
             None
@@ -128,7 +122,6 @@ def _test_gate(application_id: int) -> None:
     Active only when CREDSCOPE_SCORING_TEST_GATE names a Redis key (never in production), so
     a test can kill a worker at a known point of scoring without touching the scorer.
     """
-    import redis
 
     key = settings.CREDSCOPE_SCORING_TEST_GATE
     client = redis.Redis.from_url(settings.REDIS_URL)

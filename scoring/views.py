@@ -1,159 +1,75 @@
-"""The batch pages: upload a CSV, follow its progress, read the summary, download results.
-
-Doors only: the upload goes to `scoring.batches.batch_create` (as the REST API's does), reads go
-through `scoring.batch_summary`, which shows an officer only their own batches (404 otherwise).
-"""
+"""Model registry pages: model admins compare and activate versions; compliance reads."""
 
 from __future__ import annotations
 
-import csv
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from credscope_site.roles import Perm
-from scoring import batch_summary, batches
-from scoring.forms import BatchUploadForm
-from scoring.models import BatchJob
-from scoring.registry import NoActiveModel
-from scoring.services import ScoringQueueUnavailable
-
-PAGE_SIZE = 20
-ERRORS_SHOWN = 50
-APPLICATIONS_SHOWN = 200
+from scoring import registry
+from scoring.models import ModelVersion
 
 
-@require_GET
-@permission_required(Perm.VIEW_BATCHES, raise_exception=True)
-def batch_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(batch_summary.batch_list_for(user=request.user), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+@permission_required(Perm.VIEW_MODELS, raise_exception=True)
+def model_list(request: HttpRequest) -> HttpResponse:
+    versions = ModelVersion.objects.select_related("trained_by", "activated_by")
     return render(
         request,
-        "scoring/batch_list.html",
-        {"batches": page.object_list, "page_obj": page, "is_paginated": page.has_other_pages()},
+        "scoring/models/list.html",
+        {"versions": versions, "can_activate": request.user.has_perm(Perm.ACTIVATE_MODEL)},
     )
 
 
-@require_http_methods(["GET", "POST"])
-@permission_required(Perm.SUBMIT_BATCH, raise_exception=True)
-def batch_new(request: HttpRequest) -> HttpResponse:
-    form = (
-        BatchUploadForm(request.POST, request.FILES)
-        if request.method == "POST"
-        else BatchUploadForm()
-    )
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            batch = batches.batch_create(
-                actor=request.user, filename=upload.name, content=upload.read()
-            )
-        except batches.BatchInvalid as error:
-            for problem in error.errors.values():
-                form.add_error("file", _sentence(problem))
-        except NoActiveModel:
-            form.add_error(
-                None,
-                "No model is active, so nothing could score this batch and it was not saved. "
-                "Ask a model administrator to activate a model.",
-            )
-        except ScoringQueueUnavailable as error:
-            messages.warning(
-                request,
-                "The batch is saved; the scoring queue is unreachable right now, so its rows "
-                "will be scored as soon as the queue is back.",
-            )
-            return redirect("scoring:batch_detail", batch_id=error.object_id)
-        else:
-            return redirect("scoring:batch_detail", batch_id=batch.pk)
+@permission_required(Perm.VIEW_MODELS, raise_exception=True)
+def model_detail(request: HttpRequest, version: str) -> HttpResponse:
+    model_version = get_object_or_404(ModelVersion, version=version)
     return render(
         request,
-        "scoring/batch_new.html",
+        "scoring/models/detail.html",
         {
-            "form": form,
-            "required_columns": batch_summary.REQUIRED_COLUMNS,
-            "max_rows": settings.CREDSCOPE_BATCH_MAX_ROWS,
-            "max_megabytes": settings.CREDSCOPE_BATCH_MAX_BYTES // (1024 * 1024),
+            "model": model_version,
+            **metrics_for_display(model_version.metrics or {}),
+            "can_activate": request.user.has_perm(Perm.ACTIVATE_MODEL),
         },
-        status=400 if form.is_bound and form.errors else 200,
     )
 
 
-def _sentence(problem: str) -> str:
-    """ "is empty: ..." from the service, as "The file is empty: ..."."""
-    text = problem.strip()
-    if text.startswith(("is ", "has ")):
-        text = "The file " + text
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+def metrics_for_display(metrics: dict) -> dict:
+    """Held-out figures per base model and for the served (calibrated) ensemble, its
+    calibration by decile, the top features and the fairness tables of metrics.json."""
+    rows = [
+        {"name": name, **figures.get("holdout", {})}
+        for name, figures in (metrics.get("base_models") or {}).items()
+    ]
+    ensemble = (metrics.get("ensemble") or {}).get("holdout_calibrated")
+    if ensemble:
+        rows.append({"name": "ensemble (calibrated)", **ensemble})
+    fairness = metrics.get("fairness") or {}
+    attributes = {
+        name: value
+        for name, value in fairness.items()
+        if isinstance(value, dict) and "groups" in value
+    }
+    importance = (metrics.get("ensemble") or {}).get("importance")
+    return {
+        "metric_rows": rows,
+        "calibration": (ensemble or {}).get("calibration", []),
+        "fairness_attributes": attributes,
+        "fairness_threshold": fairness.get("threshold"),
+        "importance": (importance or {}).get("top", [])[:15],
+    }
 
 
-@require_GET
-@permission_required(Perm.SUBMIT_BATCH, raise_exception=True)
-def batch_template(request: HttpRequest) -> HttpResponse:
-    response = HttpResponse(batch_summary.template_csv(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="credscope-batch-template.csv"'
-    return response
-
-
-def _batch_or_404(request: HttpRequest, batch_id: int) -> BatchJob:
+@require_POST
+@permission_required(Perm.ACTIVATE_MODEL, raise_exception=True)
+def model_activate(request: HttpRequest, version: str) -> HttpResponse:
     try:
-        return batch_summary.batch_get_for(user=request.user, batch_id=batch_id)
-    except BatchJob.DoesNotExist:
-        raise Http404("No such batch") from None
-
-
-@require_GET
-@permission_required(Perm.VIEW_BATCHES, raise_exception=True)
-def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
-    batch = _batch_or_404(request, batch_id)
-    progress = batch_summary.batch_status(batch=batch)
-    context = {"batch": batch, "progress": progress}
-    if progress["finished"]:
-        row_errors = batch_summary.batch_row_errors(batch=batch)
-        applications = list(batch_summary.batch_applications(batch=batch)[: APPLICATIONS_SHOWN + 1])
-        context |= {
-            "histogram": batch_summary.batch_histogram(batch=batch),
-            "row_errors": row_errors[:ERRORS_SHOWN],
-            "more_errors": max(0, len(row_errors) - ERRORS_SHOWN),
-            "applications": applications[:APPLICATIONS_SHOWN],
-            "more_applications": len(applications) > APPLICATIONS_SHOWN,
-        }
-    return render(request, "scoring/batch_detail.html", context)
-
-
-@require_GET
-@never_cache
-@permission_required(Perm.VIEW_BATCHES, raise_exception=True)
-def batch_status(request: HttpRequest, batch_id: int) -> JsonResponse:
-    """What the batch page polls while rows are scored."""
-    batch = _batch_or_404(request, batch_id)
-    return JsonResponse(batch_summary.batch_status(batch=batch))
-
-
-@require_GET
-@permission_required(Perm.VIEW_BATCHES, raise_exception=True)
-def batch_results(request: HttpRequest, batch_id: int) -> StreamingHttpResponse:
-    """One CSV line per input line: the decision, or what was wrong with the line."""
-    batch = _batch_or_404(request, batch_id)
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in batches.batch_results_rows(batch=batch)),
-        content_type="text/csv; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-results.csv"'
-    return response
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back, for streaming csv.writer."""
-
-    def write(self, value: str) -> str:
-        return value
+        registry.model_version_activate(version=version, actor=request.user)
+    except registry.RegistryError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Model {version} is now active.")
+    return redirect("models:list")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from audits.actions import AuditAction
+
 register = template.Library()
 
 
@@ -26,8 +28,6 @@ def money(value: float | None) -> str:
 @register.filter
 def action_label(value: str) -> str:
     """An audit action's readable name ("decision.overridden" -> "Decision overridden")."""
-    from audits.actions import AuditAction
-
     try:
         return AuditAction(value).label
     except ValueError:

@@ -174,7 +174,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 3600,
     },
     # The sweeper: re-enqueue applications left SUBMITTED (a broker outage at submit) or held
-    # by a dead worker's SCORING claim (see scoring.services.stuck_applications_requeue).
+    # by a dead worker's SCORING claim (see scoring.sweeper.stuck_applications_requeue).
     "requeue-stuck-applications": {
         "task": "scoring.tasks.requeue_stuck_applications",
         "schedule": env.int("CREDSCOPE_SWEEP_INTERVAL", default=60),

@@ -6,9 +6,9 @@ import datetime
 
 import pytest
 
-from applicants.forms import ApplicationForm, ApplicationListFilters, OverrideForm
-from scoring.ml.records import clean_application
-from scoring.ml.schema import DAYS_SENTINEL
+from applicants.forms import ApplicationForm, OverrideForm
+from scoring.ml.schema.records import clean_application
+from scoring.ml.schema.tables import DAYS_SENTINEL
 
 TODAY = datetime.date(2025, 11, 25)
 
@@ -112,21 +112,6 @@ def test_dates_cannot_be_picked_after_today() -> None:
     form = ApplicationForm(today=TODAY)
     html = str(form["birth_date"])
     assert 'type="date"' in html and 'max="2025-11-25"' in html
-
-
-def test_list_filters_ignore_bad_values_and_pass_good_ones() -> None:
-    assert ApplicationListFilters({"status": "nope"}).criteria() == {
-        "status": None,
-        "outcome": None,
-        "search": None,
-    }
-    assert ApplicationListFilters(
-        {"status": "DECIDED", "outcome": "REFER", "q": " 42 "}
-    ).criteria() == {
-        "status": "DECIDED",
-        "outcome": "REFER",
-        "search": "42",
-    }
 
 
 def test_override_form_needs_a_final_outcome_and_a_justification() -> None:

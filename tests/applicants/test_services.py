@@ -7,12 +7,14 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 
-from applicants import selectors, services
+from applicants import selectors
 from applicants.models import Applicant, LoanApplication
+from applicants.services import submit as services
 from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring import registry
 from scoring.models import Decision
+from scoring.queue import ApplicationQueueUnavailable
 from tests.factories import SEED_APPLICATION_ROW as ROW
 from tests.factories import ModelVersionFactory
 
@@ -170,19 +172,18 @@ def test_a_broker_outage_leaves_a_whole_submitted_application(
     from kombu.exceptions import OperationalError
 
     from credscope_site.celery import app
-    from scoring import tasks
 
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.score_application, "delay", broker_down)
+    monkeypatch.setattr(app, "send_task", broker_down)
     saved, app.conf.task_always_eager = app.conf.task_always_eager, False
     try:
-        with pytest.raises(services.ScoringQueueUnavailable) as caught:
+        with pytest.raises(ApplicationQueueUnavailable) as caught:
             submit(officer)
     finally:
         app.conf.task_always_eager = saved
-    application = LoanApplication.objects.get(pk=caught.value.object_id)
+    application = LoanApplication.objects.get(pk=caught.value.application_id)
     assert application.status == LoanApplication.Status.SUBMITTED
     assert application.scoring_claim == "" and not Decision.objects.exists()
     assert AuditEvent.objects.filter(

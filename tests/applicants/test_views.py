@@ -138,7 +138,7 @@ def test_a_valid_form_goes_to_the_submit_service_and_lands_on_the_application(
         calls.append(kwargs)
         return LoanApplicationFactory(created_by=officer), True
 
-    monkeypatch.setattr(applicant_views.services, "application_submit", fake_submit)
+    monkeypatch.setattr(applicant_views.submit, "application_submit", fake_submit)
     response = login(client, officer).post(
         reverse("applicants:new"), form_data(idempotency_key="k-123")
     )
@@ -151,6 +151,33 @@ def test_a_valid_form_goes_to_the_submit_service_and_lands_on_the_application(
     assert call["idempotency_key"] == "k-123"
     assert call["application_row"]["AMT_CREDIT"] == 450000.0
     assert call["application_row"]["DAYS_BIRTH"] < 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_with_the_queue_down_the_application_is_saved_and_the_officer_warned(
+    client, officer, trained_model, monkeypatch
+) -> None:
+    """The broker refuses the task: no error page, the saved application's page with a
+    warning that it will be scored once the queue is back (it stays SUBMITTED)."""
+    from kombu.exceptions import OperationalError
+
+    from credscope_site.celery import app
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setattr(app, "send_task", broker_down)
+    response = login(client, officer).post(reverse("applicants:new"), form_data(), follow=True)
+    application = LoanApplication.objects.get()
+    assert application.status == LoanApplication.Status.SUBMITTED
+    assert response.status_code == 200
+    assert response.redirect_chain == [(reverse("applicants:detail", args=[application.pk]), 302)]
+    page = response.content.decode()
+    assert "The application is saved" in page and "scoring queue is unreachable" in page
+    assert AuditEvent.objects.filter(
+        action=AuditAction.APPLICATION_SUBMITTED, target_id=str(application.pk)
+    ).exists()
 
 
 def test_without_an_active_model_nothing_is_saved_and_the_officer_is_told(client, officer) -> None:
@@ -343,11 +370,11 @@ def test_list_search_filters_and_rows(client, officer, other_officer) -> None:
     assert "X Y" not in html
     assert "12.3%" in html and "Medium" in html
 
-    assert _names(client, q="novak") == ["Jana Novak"]
-    assert _names(client, q=str(jana.application_id)) == ["Jana Novak"]
+    assert _names(client, search="novak") == ["Jana Novak"]
+    assert _names(client, search=str(jana.application_id)) == ["Jana Novak"]
     assert _names(client, outcome="APPROVE") == ["Petr Svoboda"]
     assert _names(client, status="SUBMITTED") == ["Eva Kral"]
-    empty = client.get(reverse("applicants:list"), {"q": "nobody"}).content.decode()
+    empty = client.get(reverse("applicants:list"), {"search": "nobody"}).content.decode()
     assert "No applications match these filters" in empty
 
 

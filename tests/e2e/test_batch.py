@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from applicants.models import LoanApplication
-from scoring.batch_summary import template_csv
+from applicants.services.batch_intake import template_csv
 from scoring.models import BatchJob
 from tests.e2e.conftest import screenshot, sign_in
 from tests.factories import DecisionFactory, LoanApplicationFactory

@@ -9,7 +9,7 @@ import pytest
 from applicants.models import LoanApplication
 from scoring import registry
 from scoring.models import Decision
-from scoring.services import policy_create
+from scoring.policy import policy_create
 from tests.e2e.conftest import PHONE, screenshot, sign_in
 from tests.factories import DecisionFactory, LoanApplicationFactory
 
@@ -162,7 +162,7 @@ def test_a_referred_application_is_overridden_and_shows_both_decisions(
         reject_at_or_above=min(1.0, pd + (1 - pd) / 2),
         note="e2e: refer around one applicant",
     )
-    from applicants.services import application_submit
+    from applicants.services.submit import application_submit
 
     application, _ = application_submit(
         actor=officer, channel="web", application_row=row, full_name="Petr Svoboda"

@@ -9,9 +9,10 @@ from django.core.exceptions import PermissionDenied
 from rest_framework.test import APIClient
 
 from applicants.models import LoanApplication
+from applicants.services import batch_intake
 from audits.actions import AuditAction
 from audits.models import AuditEvent
-from scoring import batches
+from scoring import decide, selectors
 from scoring.models import BatchJob, Decision
 from tests.factories import DEFAULT_PASSWORD
 
@@ -45,25 +46,25 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_file_level_problems_refuse_the_whole_file(officer, content, key, message) -> None:
-    with pytest.raises(batches.BatchInvalid) as caught:
-        batches.batch_create(actor=officer, filename="x.csv", content=content)
+    with pytest.raises(batch_intake.BatchInvalid) as caught:
+        batch_intake.batch_create(actor=officer, filename="x.csv", content=content)
     assert message in caught.value.errors[key]
     assert not BatchJob.objects.exists() and not LoanApplication.objects.exists()
 
 
 def test_size_and_row_limits(officer, settings) -> None:
     settings.CREDSCOPE_BATCH_MAX_ROWS = 2
-    with pytest.raises(batches.BatchInvalid, match="more than 2 rows"):
-        batches.batch_create(actor=officer, filename="x.csv", content=csv_bytes(*GOOD))
+    with pytest.raises(batch_intake.BatchInvalid, match="more than 2 rows"):
+        batch_intake.batch_create(actor=officer, filename="x.csv", content=csv_bytes(*GOOD))
     settings.CREDSCOPE_BATCH_MAX_BYTES = 50
-    with pytest.raises(batches.BatchInvalid, match="the limit is 50 bytes"):
-        batches.batch_create(actor=officer, filename="x.csv", content=csv_bytes(GOOD[0]))
+    with pytest.raises(batch_intake.BatchInvalid, match="the limit is 50 bytes"):
+        batch_intake.batch_create(actor=officer, filename="x.csv", content=csv_bytes(GOOD[0]))
 
 
 @pytest.mark.parametrize("persona", ["compliance", "model_admin"])
 def test_only_officers_submit_batches(request, persona) -> None:
     with pytest.raises(PermissionDenied):
-        batches.batch_create(
+        batch_intake.batch_create(
             actor=request.getfixturevalue(persona), filename="x.csv", content=csv_bytes(*GOOD)
         )
 
@@ -74,7 +75,7 @@ def test_a_batch_with_bad_rows_scores_the_good_ones_and_reports_every_row(
     ragged = "1,2"
     content = csv_bytes(GOOD[0], BAD, GOOD[1], ragged, GOOD[2])
     with django_capture_on_commit_callbacks(execute=True):
-        batch = batches.batch_create(actor=officer, filename="mixed.csv", content=content)
+        batch = batch_intake.batch_create(actor=officer, filename="mixed.csv", content=content)
     batch.refresh_from_db()
     assert batch.status == BatchJob.Status.DONE and batch.finished_at is not None
     assert (batch.total_rows, batch.invalid_rows) == (5, 2)
@@ -88,12 +89,12 @@ def test_a_batch_with_bad_rows_scores_the_good_ones_and_reports_every_row(
     assert [a.applicant.external_id for a in applications] == [100001, None, 100003]
     assert Decision.objects.filter(application__batch=batch).count() == 3
 
-    progress = batches.batch_progress(batch=batch)
+    progress = selectors.batch_progress(batch=batch)
     assert progress["decided"] == 3 and progress["invalid"] == 2 and progress["percent"] == 100.0
     assert sum(progress["outcomes"].values()) == 3
 
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(batches.batch_results_rows(batch=batch))
+    csv.writer(buffer).writerows(selectors.batch_results_rows(batch=batch))
     rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
     assert [r["row"] for r in rows] == ["1", "2", "3", "4", "5"]
     assert rows[1]["status"] == "INVALID"
@@ -116,8 +117,8 @@ def test_a_rerun_of_a_finished_batch_changes_nothing(
     officer, trained_model, django_capture_on_commit_callbacks
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        batch = batches.batch_create(actor=officer, filename="a.csv", content=csv_bytes(*GOOD))
-    batches.batch_score(batch_id=batch.pk, task_id="again")
+        batch = batch_intake.batch_create(actor=officer, filename="a.csv", content=csv_bytes(*GOOD))
+    decide.batch_decide(batch_id=batch.pk, task_id="again")
     assert Decision.objects.filter(application__batch=batch).count() == 3
     assert AuditEvent.objects.filter(action=AuditAction.BATCH_FINISHED).count() == 1
 

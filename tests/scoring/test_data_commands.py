@@ -12,8 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from scoring.ml.data import CACHE_MANIFEST, load_tables
-from scoring.ml.schema import TABLE_NAMES
+from scoring.ml.data.load import CACHE_MANIFEST, load_tables
+from scoring.ml.schema.tables import TABLE_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,8 +6,15 @@ from django.core.exceptions import PermissionDenied
 from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring.models import DecisionPolicy, Outcome, RiskBand
-from scoring.policy import outcome_for, policy_apply, risk_band_for, threshold_errors
-from scoring.services import PolicyInvalid, current_policy, policy_create
+from scoring.policy import (
+    PolicyInvalid,
+    current_policy,
+    outcome_for,
+    policy_apply,
+    policy_create,
+    risk_band_for,
+    threshold_errors,
+)
 
 V1 = DecisionPolicy(
     version=1,

@@ -2,8 +2,9 @@
 
 import pytest
 
-from scoring.ml.features import feature_names
-from scoring.reasons import FALLBACK, reasons_from_contributions, rule_for
+from scoring.ml.features.build import feature_names
+from scoring.ml.features.families import FALLBACK, family_of
+from scoring.reasons import reasons_from_contributions
 
 
 def contributions(*items):
@@ -42,7 +43,7 @@ def test_gender_is_never_a_reason_even_if_a_model_used_it() -> None:
         )
     )
     assert [r["code"] for r in reasons] == ["CREDIT_AMOUNT"]
-    assert rule_for("CODE_GENDER") is None
+    assert family_of("CODE_GENDER") is None
     assert all("gender" not in r["text"].lower() for r in reasons)
 
 
@@ -81,10 +82,10 @@ def test_limit_and_no_reasons_when_nothing_raises_the_risk() -> None:
     ],
 )
 def test_feature_names_map_to_their_story(feature, code) -> None:
-    assert rule_for(feature).code == code
+    assert family_of(feature).code == code
 
 
 def test_every_model_feature_tells_a_specific_story() -> None:
-    """Guards the naming of scoring/ml/features.py: a renamed feature must not fall through."""
-    unexplained = [name for name in feature_names() if rule_for(name) is FALLBACK]
+    """Guards the feature names of scoring/ml/features/: a renamed one must not fall through."""
+    unexplained = [name for name in feature_names() if family_of(name) is FALLBACK]
     assert unexplained == []

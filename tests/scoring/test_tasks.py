@@ -10,10 +10,10 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from applicants.models import LoanApplication
-from applicants.services import application_submit
+from applicants.services.submit import application_submit
 from audits.actions import AuditAction
 from audits.models import AuditEvent
-from scoring import registry, services, tasks
+from scoring import decide, registry, tasks
 from scoring.models import Decision, ModelVersion
 
 ROW = {
@@ -65,13 +65,13 @@ def test_a_duplicate_task_stops_and_a_redelivery_carries_on_its_own_claim(office
         raise SystemExit("worker killed after its claim")
 
     with pytest.raises(SystemExit):
-        services.application_score(
+        decide.application_decide(
             application_id=application.pk, task_id="task-1", on_claimed=worker_dies
         )
     application.refresh_from_db()
     assert (application.status, application.scoring_claim) == ("SCORING", "task-1")
     # Another task (a duplicate message) stops at the claim.
-    assert services.application_score(application_id=application.pk, task_id="task-2") is None
+    assert decide.application_decide(application_id=application.pk, task_id="task-2") is None
     assert not Decision.objects.exists()
     # The same task redelivered (same id) carries on and decides.
     tasks.score_application.apply(args=[application.pk], task_id="task-1")
@@ -86,14 +86,12 @@ def test_a_duplicate_task_stops_and_a_redelivery_carries_on_its_own_claim(office
 
 def test_the_unique_decision_is_the_final_guard(officer, trained_model) -> None:
     application = submitted(officer)
-    decision = services.application_score(application_id=application.pk, task_id="t")
+    decision = decide.application_decide(application_id=application.pk, task_id="t")
     assert decision is not None
     # Even a row forced back into a claim (as if two tasks had both claimed it) cannot get a
     # second decision: the one-to-one key refuses it and the transaction writes nothing.
     LoanApplication.objects.filter(pk=application.pk).update(status="SCORING", scoring_claim="t")
-    score = registry.score_record(application_row=dict(ROW), history=None, external_id=None)
-    application.refresh_from_db()
-    assert services.decision_record(application=application, score=score, task_id="t") is None
+    assert decide.application_decide(application_id=application.pk, task_id="t") is None
     assert Decision.objects.filter(application=application).count() == 1
     assert events(AuditAction.APPLICATION_DECIDED, application) == 1
 
@@ -107,7 +105,7 @@ def test_a_task_for_a_vanished_application_logs_and_returns(caplog) -> None:
 
 def test_retries_are_declared_for_transient_errors_only() -> None:
     task = tasks.score_application
-    assert task.autoretry_for == tasks.TRANSIENT_ERRORS
+    assert task.autoretry_for == decide.TRANSIENT_ERRORS
     assert OperationalError in task.autoretry_for and ValueError not in task.autoretry_for
     assert task.retry_backoff == settings.CREDSCOPE_SCORING_RETRY_BACKOFF
     assert task.retry_backoff_max == settings.CREDSCOPE_SCORING_RETRY_BACKOFF_MAX
@@ -127,7 +125,7 @@ def test_a_transient_error_is_retried_and_after_the_last_retry_the_application_f
         calls.append(kwargs)
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(registry, "score_record", database_down)
+    monkeypatch.setattr(registry, "score_records", database_down)
     # Eager retries re-apply the task; let each attempt's failure stay in its result.
     monkeypatch.setitem(tasks.score_application.app.conf, "task_eager_propagates", False)
     result = tasks.score_application.apply(args=[application.pk], task_id="flaky", throw=False)

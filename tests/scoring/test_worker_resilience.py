@@ -29,10 +29,10 @@ from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from applicants.models import Applicant, LoanApplication
-from applicants.services import application_submit
+from applicants.services.submit import application_submit
 from audits.actions import AuditAction
 from audits.models import AuditEvent
-from scoring import services
+from scoring import sweeper
 from scoring.models import Decision
 from tests.conftest import REPO_ROOT, WorkerProcess, database_url_of_test_db
 from tests.factories import DEFAULT_PASSWORD
@@ -139,7 +139,7 @@ def test_a_worker_killed_mid_scoring_is_replaced_and_decides_exactly_once(
 
         replacement.start()
         # The sweeper frees claims older than the task time limit; here, older than now.
-        report = services.stuck_applications_requeue(
+        report = sweeper.stuck_applications_requeue(
             older_than=timedelta(0), claim_older_than=timedelta(0)
         )
         assert report.released_claims == [application.pk] and report.requeued == [application.pk]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from applicants.outcomes import OutcomeImportInvalid, loan_outcomes_import
+from applicants.services.outcomes import OutcomeImportInvalid, loan_outcomes_import
 from scoring.management.actors import actor_named
 
 

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from applicants.demo_fairness import DEMO_BATCH_ROWS, demo_fairness_seed
-from applicants.outcomes import OutcomeImportInvalid
-from scoring.batches import BatchInvalid
+from applicants.services.batch_intake import BatchInvalid
+from applicants.services.outcomes import OutcomeImportInvalid
 from scoring.management.actors import actor_named
 from scoring.registry import NoActiveModel
 

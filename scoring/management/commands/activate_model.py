@@ -1,5 +1,6 @@
 """`python manage.py activate_model VERSION`: the single active version (also a rollback)."""
 
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from scoring import registry
@@ -17,6 +18,6 @@ class Command(BaseCommand):
         actor = actor_named(user)
         try:
             model_version = registry.model_version_activate(version=version, actor=actor)
-        except registry.RegistryError as error:
+        except (registry.RegistryError, PermissionDenied) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"active model version: {model_version.version}"))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.ml.synth import generate
+from scoring.ml.synth.generate import generate
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.ml.data import build_cache
+from scoring.ml.data.load import build_cache
 
 
 class Command(BaseCommand):

@@ -9,12 +9,14 @@ import json
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
 from scoring import registry
 from scoring.management.actors import actor_named
-from scoring.ml.data import DataValidationError
-from scoring.ml.training import PROFILES, train_and_bundle
+from scoring.ml.data.load import DataValidationError
+from scoring.ml.training.pipeline import train_and_bundle
+from scoring.ml.training.profiles import PROFILES
 
 
 class Command(BaseCommand):
@@ -55,6 +57,10 @@ class Command(BaseCommand):
             )
         user = actor_named(options["user"])
         try:
+            registry.training_permission_check(actor=user)
+        except PermissionDenied as error:
+            raise CommandError(f"--user {options['user']}: {error}") from None
+        try:
             result = train_and_bundle(
                 data,
                 out,
@@ -71,7 +77,7 @@ class Command(BaseCommand):
             )
             if options["activate"]:
                 registry.model_version_activate(version=model_version.version, actor=user)
-        except registry.RegistryError as error:
+        except (registry.RegistryError, PermissionDenied) as error:
             raise CommandError(str(error)) from None
         line = {**result.headline(), "activated": bool(options["activate"])}
         self.stdout.write(json.dumps(line, sort_keys=True))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring.ml.synth import GenerationSummary, generate
+from scoring.ml.synth.generate import GenerationSummary, generate
 
 TINY_SCALE = 0.002
 TINY_SEED = 5

@@ -16,15 +16,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scoring.ml.features import HISTORY_TABLES, FeatureSet, build_features
-from scoring.ml.training import TrainResult, train_and_bundle
+from scoring.ml.features.build import FeatureSet, build_features
+from scoring.ml.schema.tables import HISTORY_TABLES
+from scoring.ml.training.pipeline import TrainResult, train_and_bundle
 
 TABLES = ("application_train", *HISTORY_TABLES)
 
 
 @functools.cache
 def sample_tables(directory: Path) -> dict[str, pd.DataFrame]:
-    from scoring.ml.data import load_tables
+    from scoring.ml.data.load import load_tables
 
     return load_tables(directory, TABLES)
 

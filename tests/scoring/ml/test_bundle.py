@@ -11,20 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scoring.ml.base_models import BASE_MODELS, margins_of
-from scoring.ml.bundle import (
+from scoring.ml.serving.bundle import (
     FORMAT_VERSION,
     MANIFEST,
     MODEL_FILES,
     BundleError,
     BundleFormatError,
     BundleIntegrityError,
-    list_bundles,
     load_bundle,
     new_version_id,
     write_bundle,
 )
-from scoring.ml.predict import Scorer
+from scoring.ml.serving.predict import Scorer
+from scoring.ml.training.learners import BASE_MODELS, LEARNERS
 from tests.scoring.ml.ml_support import sample_features, trained_bundle
 
 VERSION = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}")
@@ -73,7 +72,7 @@ def test_load_verifies_and_serves_the_trained_models(
     X = sample_features(home_credit_sample_dir).X[:100]
     scorer = Scorer(bundle)
     for j, library in enumerate(BASE_MODELS):
-        native = margins_of(library, bundle.native_model(library), X)
+        native = LEARNERS[library].margins(bundle.native_model(library), X)
         np.testing.assert_allclose(scorer.base_margins(X)[:, j], native, atol=1e-5)
     assert load_bundle(bundle_path, expected_manifest_sha256=bundle.manifest_sha256)
     with pytest.raises(BundleIntegrityError, match=MANIFEST):
@@ -147,7 +146,7 @@ def test_writing_is_atomic_and_versions_sort_by_time(bundle_path: Path, tmp_path
         for _ in range(2)
     ]
     assert infos[0].version != infos[1].version
-    assert [p.name for p in list_bundles(tmp_path)] == sorted(i.version for i in infos)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(i.version for i in infos)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
     with pytest.raises(BundleError):
         write_bundle(tmp_path, models={}, ensemble={}, features={}, metrics={}, training={})

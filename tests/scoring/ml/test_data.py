@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from scoring.ml.data import CACHE_MANIFEST, DataValidationError, build_cache, load_tables
-from scoring.ml.schema import SCHEMA_VERSION, TABLE_NAMES, TABLES, Kind
+from scoring.ml.data.load import CACHE_MANIFEST, DataValidationError, build_cache, load_tables
+from scoring.ml.schema.tables import SCHEMA_VERSION, TABLE_NAMES, TABLES, Kind
 
 CSV_WHERE = "(line {line} of application_train.csv, counting the header as line 1)"
 

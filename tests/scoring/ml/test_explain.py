@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring.ml.base_models import BASE_MODELS, margins_of
-from scoring.ml.explain import FeatureGroups, native_contributions, top_risk_factors
-from scoring.ml.forest import (
+from scoring.ml.probability import sigmoid
+from scoring.ml.serving.explain import FeatureGroups, native_contributions, top_risk_factors
+from scoring.ml.serving.forest import (
     Forest,
     trees_from_catboost,
     trees_from_lightgbm,
     trees_from_xgboost,
 )
-from scoring.ml.metrics import sigmoid
-from scoring.ml.predict import Scorer
+from scoring.ml.serving.predict import Scorer
+from scoring.ml.training.learners import BASE_MODELS, LEARNERS
 from tests.scoring.ml.ml_support import (
     applicant_history,
     sample_features,
@@ -83,7 +83,7 @@ def test_forest_reproduces_each_library_prediction_and_treeshap(toy) -> None:
     }
     for library, model in _toy_models(X, y):
         forest = Forest([readers[library](model)], [1.0], n_features=X.shape[1])
-        native_margin = margins_of(library, model, X)
+        native_margin = LEARNERS[library].margins(model, X)
         base, native = native_contributions({library: model}, {library: 1.0}, 0.0, 1.0, 0.0, X)
         phi, prediction = forest.shap(X)
         # XGBoost sums its float32 leaves in float32; the forest uses float64.
@@ -119,7 +119,9 @@ def test_served_logit_is_the_calibrated_stack_of_the_native_models(
     scorer: Scorer, rows: np.ndarray
 ) -> None:
     bundle = scorer.bundle
-    margins = np.column_stack([margins_of(m, bundle.native_model(m), rows) for m in BASE_MODELS])
+    margins = np.column_stack(
+        [LEARNERS[m].margins(bundle.native_model(m), rows) for m in BASE_MODELS]
+    )
     stacked = margins @ np.array([scorer.meta_weights[m] for m in BASE_MODELS])
     expected = scorer.slope * (stacked + scorer.meta_intercept) + scorer.calibration_intercept
     np.testing.assert_allclose(scorer.logit(rows), expected, atol=1e-5)

@@ -8,17 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scoring.ml.features import (
+from scoring.ml.features.base import token
+from scoring.ml.features.build import (
     DEFAULT_EXCLUDED,
-    HISTORY_TABLES,
-    INTERACTIONS,
     FeatureKind,
     build_features,
     feature_catalogue,
     feature_names,
 )
-from scoring.ml.features_base import token
-from scoring.ml.schema import APPLICATION_VOCABULARIES, DAYS_SENTINEL
+from scoring.ml.features.interactions import INTERACTIONS
+from scoring.ml.schema.tables import APPLICATION_VOCABULARIES, DAYS_SENTINEL, HISTORY_TABLES
 from tests.scoring.ml.ml_support import (
     applicant_history,
     same_rows,

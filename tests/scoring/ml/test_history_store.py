@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from scoring.ml.data import build_cache, load_tables
-from scoring.ml.history_store import HISTORY_TABLE_NAMES, HistoryStore, frames_from_records
+from scoring.ml.data.history_store import HistoryStore, frames_from_records
+from scoring.ml.data.load import build_cache, load_tables
+from scoring.ml.schema.tables import HISTORY_TABLES
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +20,13 @@ def sample_cache(home_credit_sample_dir, tmp_path_factory):
 
 def test_lookup_returns_exactly_the_clients_rows_in_file_order(sample_cache) -> None:
     store = HistoryStore(sample_cache)
-    tables = load_tables(sample_cache, HISTORY_TABLE_NAMES)
+    tables = load_tables(sample_cache, HISTORY_TABLES)
     bureau, previous = tables["bureau"], tables["previous_application"]
     clients = sorted(set(bureau.SK_ID_CURR) & set(previous.SK_ID_CURR))[:5]
     assert clients, "the sample has clients with both bureau and previous applications"
     for client in clients:
         history = store.history_for(client)
-        for name in HISTORY_TABLE_NAMES:
+        for name in HISTORY_TABLES:
             table = tables[name]
             if name == "bureau_balance":
                 mine = bureau.loc[bureau["SK_ID_CURR"] == client, "SK_ID_BUREAU"]
@@ -40,7 +41,7 @@ def test_lookup_returns_exactly_the_clients_rows_in_file_order(sample_cache) -> 
 
 def test_unknown_client_gets_empty_typed_frames(sample_cache) -> None:
     history = HistoryStore(sample_cache).history_for(999_999_999)
-    assert set(history) == set(HISTORY_TABLE_NAMES)
+    assert set(history) == set(HISTORY_TABLES)
     assert all(frame.empty for frame in history.values())
     assert isinstance(history["bureau"]["CREDIT_ACTIVE"].dtype, pd.CategoricalDtype)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-import scoring.ml.schema as schema_module
-from scoring.ml.schema import (
+import scoring.ml.schema.tables as schema_module
+from scoring.ml.schema.tables import (
     DAYS_SENTINEL,
     FULL_DATA_ONLY,
     PREVIOUS_SENTINEL_COLUMNS,

@@ -12,9 +12,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from scoring.ml import oracle
-from scoring.ml.schema import DAYS_SENTINEL, FULL_DATA_ONLY, TABLE_NAMES, TABLES, Kind
-from scoring.ml.synth import TEST_ROWS, TRAIN_ROWS, generate
+from scoring.ml.schema.tables import DAYS_SENTINEL, FULL_DATA_ONLY, TABLE_NAMES, TABLES, Kind
+from scoring.ml.synth.generate import TEST_ROWS, TRAIN_ROWS, generate, oracle
 from tests.scoring.ml.conftest import TINY_SCALE, TINY_SEED
 
 REAL_ROWS = {

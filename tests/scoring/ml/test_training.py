@@ -9,10 +9,12 @@ import re
 import numpy as np
 import pytest
 
-from scoring.ml.base_models import BASE_MODELS
-from scoring.ml.features import build_features
-from scoring.ml.metrics import fairness_report, score_metrics
-from scoring.ml.training import PROFILES, train_and_bundle, train_ensemble
+from scoring.ml.features.build import build_features
+from scoring.ml.training.ensemble import train_ensemble
+from scoring.ml.training.learners import BASE_MODELS
+from scoring.ml.training.metrics import fairness_report, score_metrics
+from scoring.ml.training.pipeline import train_and_bundle
+from scoring.ml.training.profiles import PROFILES
 from tests.scoring.ml.ml_support import sample_features, trained_bundle
 
 SCORE_KEYS = {"roc_auc", "gini", "ks", "brier", "log_loss", "calibration"}

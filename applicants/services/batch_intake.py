@@ -1,0 +1,299 @@
+"""CSV batches: many applications in one upload, validated with the rules of every door.
+
+`batch_create` reads the upload (UTF-8 CSV, Kaggle application column names in the header,
+one application per line; an optional SK_ID_CURR column links a row to known history), checks
+the file as a whole (size, row count, header), validates every row with the same rules as the
+other doors (`scoring.ml.schema.records.clean_application(from_text=True)`), and in one
+transaction saves the batch with each bad row's errors, every valid row as a SUBMITTED
+application (channel "batch") with its audit event, and the batch's own audit event. After
+the commit the batch is queued; `scoring.decide.batch_decide` scores it chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from applicants.models import Applicant, LoanApplication
+from applicants.services.submit import (
+    applicant_fields,
+    application_fields,
+    storage_errors,
+    submitted_payload,
+)
+from audits import trail
+from audits.actions import AuditAction
+from credscope_site.fields import bulk_batch_size
+from credscope_site.roles import Perm
+from scoring import queue, registry
+from scoring.ml.schema.records import (
+    APPLICATION_TABLE,
+    ASSIGNED_COLUMNS,
+    REQUIRED_APPLICATION_COLUMNS,
+    clean_application,
+)
+from scoring.models import BatchJob
+
+EXTERNAL_ID_COLUMN = "SK_ID_CURR"
+KNOWN_COLUMNS = frozenset(APPLICATION_TABLE.column_names) - ASSIGNED_COLUMNS
+
+# The template a loan officer downloads: the usual columns and two filled-in examples
+# (Kaggle conventions: day offsets before the application, 365243 = not employed).
+TEMPLATE_COLUMNS = (
+    EXTERNAL_ID_COLUMN,
+    "NAME_CONTRACT_TYPE",
+    "CODE_GENDER",
+    "FLAG_OWN_CAR",
+    "FLAG_OWN_REALTY",
+    "CNT_CHILDREN",
+    "CNT_FAM_MEMBERS",
+    "AMT_INCOME_TOTAL",
+    "AMT_CREDIT",
+    "AMT_ANNUITY",
+    "AMT_GOODS_PRICE",
+    "NAME_INCOME_TYPE",
+    "NAME_EDUCATION_TYPE",
+    "NAME_FAMILY_STATUS",
+    "NAME_HOUSING_TYPE",
+    "OCCUPATION_TYPE",
+    "ORGANIZATION_TYPE",
+    "DAYS_BIRTH",
+    "DAYS_EMPLOYED",
+    "EXT_SOURCE_1",
+    "EXT_SOURCE_2",
+    "EXT_SOURCE_3",
+)
+TEMPLATE_EXAMPLES = (
+    (
+        "",
+        "Cash loans",
+        "F",
+        "N",
+        "Y",
+        "1",
+        "3",
+        "180000",
+        "500000",
+        "25000",
+        "450000",
+        "Working",
+        "Higher education",
+        "Married",
+        "House / apartment",
+        "Accountants",
+        "Bank",
+        "-15000",
+        "-2500",
+        "",
+        "0.65",
+        "0.58",
+    ),
+    (
+        "",
+        "Revolving loans",
+        "M",
+        "Y",
+        "N",
+        "0",
+        "1",
+        "90000",
+        "270000",
+        "13500",
+        "",
+        "Pensioner",
+        "Secondary / secondary special",
+        "Single / not married",
+        "Rented apartment",
+        "",
+        "XNA",
+        "-23000",
+        "365243",
+        "",
+        "0.41",
+        "",
+    ),
+)
+
+
+class BatchInvalid(Exception):
+    """The file as a whole cannot be accepted; `errors` maps "file" (or a column) to why."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> BatchJob:
+    """Validate and save an uploaded CSV; queue its valid rows for scoring after commit.
+
+    Raises `PermissionDenied`, `BatchInvalid` (file-level problems: nothing is saved),
+    `registry.NoActiveModel`, and `queue.BatchQueueUnavailable` when the batch was saved
+    but the broker refused it (the sweeper sends it again).
+    """
+    if not actor.has_perm(Perm.SUBMIT_BATCH):
+        raise PermissionDenied("this role may not submit batches")
+    header, lines = parse_csv(content)
+    valid: list[tuple[int, dict[str, Any], int | None]] = []
+    row_errors: dict[str, dict[str, str]] = {}
+    for number, cells in enumerate(lines, start=1):
+        row, external_id, errors = _clean_line(header, cells)
+        if not errors:
+            errors = storage_errors(row, {})
+        if errors:
+            row_errors[str(number)] = errors
+        else:
+            valid.append((number, row, external_id))
+    if valid and registry.active_model_version() is None:
+        raise registry.NoActiveModel("no model version is active: nothing could score the batch")
+
+    queue_errors: list[Exception] = []
+    with transaction.atomic():
+        batch = BatchJob.objects.create(
+            created_by=actor,
+            filename=(filename or "upload.csv")[:255],
+            status=BatchJob.Status.QUEUED if valid else BatchJob.Status.DONE,
+            total_rows=len(lines),
+            invalid_rows=len(row_errors),
+            row_errors=row_errors,
+            finished_at=None if valid else timezone.now(),
+        )
+        applicants = Applicant.objects.bulk_create(
+            [
+                Applicant(**applicant_fields(row, "", external_id, actor))
+                for _, row, external_id in valid
+            ],
+            batch_size=bulk_batch_size(Applicant),
+        )
+        applications = LoanApplication.objects.bulk_create(
+            [
+                LoanApplication(
+                    applicant=applicant,
+                    batch=batch,
+                    batch_row=number,
+                    **application_fields(row, {}, actor, LoanApplication.Channel.BATCH),
+                )
+                for applicant, (number, row, _) in zip(applicants, valid, strict=True)
+            ],
+            batch_size=bulk_batch_size(LoanApplication),
+        )
+        trail.record_many(
+            [
+                {
+                    "action": AuditAction.APPLICATION_SUBMITTED,
+                    "actor": actor,
+                    "target": application,
+                    "payload": submitted_payload(application),
+                }
+                for application in applications
+            ]
+        )
+        trail.record(
+            action=AuditAction.BATCH_SUBMITTED,
+            actor=actor,
+            target=batch,
+            payload={
+                "filename": batch.filename,
+                "total_rows": batch.total_rows,
+                "valid_rows": len(applications),
+                "invalid_rows": batch.invalid_rows,
+                "before": None,
+                "after": {"status": batch.status},
+            },
+        )
+        if applications:
+            transaction.on_commit(lambda: _enqueue(batch.pk, queue_errors))
+    if queue_errors:
+        raise queue_errors[0]
+    return batch
+
+
+def parse_csv(content: bytes) -> tuple[list[str], list[list[str]]]:
+    """The header and the data lines of an upload, or `BatchInvalid` for the whole file."""
+    max_bytes = settings.CREDSCOPE_BATCH_MAX_BYTES
+    max_rows = settings.CREDSCOPE_BATCH_MAX_ROWS
+    if len(content) > max_bytes:
+        raise BatchInvalid({"file": f"is {len(content):,} bytes; the limit is {max_bytes:,} bytes"})
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BatchInvalid({"file": f"is not UTF-8 text (byte {error.start})"}) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        if not any(header):
+            raise BatchInvalid({"file": "is empty: expected a header line of column names"})
+        lines = []
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines, including the one a trailing newline leaves
+            lines.append(cells)
+            if len(lines) > max_rows:
+                raise BatchInvalid({"file": f"has more than {max_rows:,} rows (the limit)"})
+    except csv.Error as error:
+        raise BatchInvalid({"file": f"is not valid CSV: {error}"}) from None
+    _check_header(header)
+    if not lines:
+        raise BatchInvalid({"file": "has a header but no rows"})
+    return header, lines
+
+
+def _check_header(header: Sequence[str]) -> None:
+    errors: dict[str, str] = {}
+    duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
+    if duplicates:
+        errors["header"] = f"repeats column(s): {', '.join(duplicates)}"
+    unknown = [name for name in header if name not in KNOWN_COLUMNS and name != EXTERNAL_ID_COLUMN]
+    if unknown:
+        errors["columns"] = (
+            f"unknown column(s): {', '.join(unknown[:20])}"
+            + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+            + "; expected Kaggle application column names"
+        )
+    missing = [name for name in REQUIRED_APPLICATION_COLUMNS if name not in header]
+    if missing:
+        errors["required"] = f"missing required column(s): {', '.join(missing)}"
+    if errors:
+        raise BatchInvalid(errors)
+
+
+def _clean_line(
+    header: Sequence[str], cells: Sequence[str]
+) -> tuple[dict[str, Any], int | None, dict[str, str]]:
+    if len(cells) != len(header):
+        return {}, None, {"row": f"has {len(cells)} cells; the header has {len(header)}"}
+    values = dict(zip(header, cells, strict=True))
+    external_id = None
+    errors: dict[str, str] = {}
+    raw_id = values.pop(EXTERNAL_ID_COLUMN, "").strip()
+    if raw_id:
+        if raw_id.isdigit():
+            external_id = int(raw_id)
+        else:
+            errors[EXTERNAL_ID_COLUMN] = f"must be a whole number >= 0 (got {raw_id!r})"
+    row, row_errors = clean_application(values, from_text=True)
+    errors.update(row_errors)
+    return row, external_id, errors
+
+
+def _enqueue(batch_id: int, errors: list[Exception]) -> None:
+    try:
+        queue.batch_scoring_enqueue(batch_id=batch_id)
+    except queue.BatchQueueUnavailable as error:
+        errors.append(error)
+
+
+def template_csv() -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(TEMPLATE_COLUMNS)
+    writer.writerows(TEMPLATE_EXAMPLES)
+    return buffer.getvalue()

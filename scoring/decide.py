@@ -1,0 +1,454 @@
+"""The one path from applications to decisions, for one application or a batch chunk.
+
+Deciding is safe to run twice, from any number of workers:
+
+1. **Claim.** A conditional update moves an application SUBMITTED -> SCORING and writes the
+   task's id into `scoring_claim`. Only rows this task changed are its own. The same task,
+   redelivered or retried (Celery keeps the task id), may carry on with its own claims.
+2. **Score** outside any transaction (the model is slow compared with a row lock): all the
+   claimed rows in one feature build and one SHAP pass.
+3. **Decide** in one transaction: the rows still SCORING under our claim are locked and moved
+   to DECIDED, their `Decision` rows created and their audit events appended. The one-to-one
+   `Decision.application` is the final guard: a second decision cannot exist.
+
+A worker killed mid-scoring leaves SCORING claims behind; `scoring.sweeper` frees them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from applicants.models import LoanApplication
+from audits import trail
+from audits.actions import AuditAction
+from credscope_site.fields import bulk_batch_size
+from scoring import queue, registry
+from scoring.models import BatchJob, Decision, DecisionPolicy
+from scoring.policy import current_policy, policy_apply
+from scoring.reasons import reasons_from_contributions
+from scoring.selectors import batch_progress
+
+logger = logging.getLogger(__name__)
+
+Status = LoanApplication.Status
+MAX_FAILURE_REASON = 2000
+#: Errors worth a retry: a database or broker that hiccups. Anything else fails the row.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+# --- one application -------------------------------------------------------------------------
+
+
+def application_decide(
+    *,
+    application_id: int,
+    task_id: str,
+    on_claimed: Callable[[int], None] | None = None,
+) -> Decision | None:
+    """Claim, score and decide one application; None when another task holds or finished it.
+
+    Raises `LoanApplication.DoesNotExist` when the application is gone, and the scorer's own
+    error for this row (the task decides which errors are worth a retry). `on_claimed` runs
+    right after the claim (the worker-resilience tests hold a task there).
+    """
+    if not _claim_one(application_id, task_id):
+        return None
+    if on_claimed is not None:
+        on_claimed(application_id)
+    application = LoanApplication.objects.select_related("applicant").get(pk=application_id)
+    (result,) = _score([application])
+    if isinstance(result, Exception):
+        raise result
+    decisions = _decide_scored([(application, result)], task_id)
+    return decisions[0] if decisions else None
+
+
+def application_decide_or_enqueue(*, application_id: int, task_id: str) -> Decision | None:
+    """Decide within this request (a client that asked to wait); on any failure release the
+    claim and queue the application, where retries and FAILED are handled.
+
+    May raise `queue.ApplicationQueueUnavailable` when that fallback finds the broker down.
+    """
+    try:
+        return application_decide(application_id=application_id, task_id=task_id)
+    except Exception:
+        logger.exception("deciding application %s in the request failed; queueing it",
+                         application_id)  # fmt: skip
+        application_claim_release(application_id=application_id, task_id=task_id)
+        queue.application_scoring_enqueue(application_id=application_id)
+        return None
+
+
+def _claim_one(application_id: int, task_id: str) -> bool:
+    now = timezone.now()
+    claimed = (
+        LoanApplication.objects.filter(pk=application_id)
+        .filter(Q(status=Status.SUBMITTED) | Q(status=Status.SCORING, scoring_claim=task_id))
+        .update(
+            status=Status.SCORING,
+            scoring_claim=task_id,
+            scoring_claimed_at=now,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    )
+    if claimed == 1:
+        return True
+    status = LoanApplication.objects.filter(pk=application_id).values_list("status", flat=True)
+    if not status:
+        raise LoanApplication.DoesNotExist(f"application {application_id} does not exist")
+    logger.info("application %s is %s under another claim; task %s stops",
+                application_id, status[0], task_id)  # fmt: skip
+    return False
+
+
+# --- a batch, chunk by chunk -----------------------------------------------------------------
+
+
+def batch_decide(*, batch_id: int, task_id: str) -> BatchJob:
+    """Decide every SUBMITTED application of the batch, chunk by chunk, then finish it."""
+    batch = BatchJob.objects.get(pk=batch_id)
+    if batch.status in (BatchJob.Status.DONE, BatchJob.Status.FAILED):
+        return batch
+    BatchJob.objects.filter(pk=batch_id, status=BatchJob.Status.QUEUED).update(
+        status=BatchJob.Status.RUNNING
+    )
+    while chunk := _claim_chunk(batch_id, task_id):
+        results = _score(chunk)
+        _decide_scored(
+            [(a, r) for a, r in zip(chunk, results, strict=True) if isinstance(r, registry.Score)],
+            task_id,
+        )
+        for application, result in zip(chunk, results, strict=True):
+            if isinstance(result, Exception):
+                application_mark_failed(
+                    application_id=application.pk,
+                    task_id=task_id,
+                    reason=f"{result.__class__.__name__}: {result}",
+                )
+    batch_finish_if_complete(batch_id=batch_id)
+    batch.refresh_from_db()
+    return batch
+
+
+def _claim_chunk(batch_id: int, task_id: str) -> list[LoanApplication]:
+    """The next applications this task holds: its own earlier claims first (a redelivered
+    task carries on), else a fresh chunk claimed with a conditional update."""
+    size = settings.CREDSCOPE_BATCH_CHUNK_SIZE
+    mine = LoanApplication.objects.filter(
+        batch_id=batch_id, status=Status.SCORING, scoring_claim=task_id
+    ).select_related("applicant")
+    chunk = list(mine.order_by("batch_row")[:size])
+    if chunk:
+        return chunk
+    ids = list(
+        LoanApplication.objects.filter(batch_id=batch_id, status=Status.SUBMITTED)
+        .order_by("batch_row")
+        .values_list("pk", flat=True)[:size]
+    )
+    if not ids:
+        return []
+    now = timezone.now()
+    LoanApplication.objects.filter(pk__in=ids, status=Status.SUBMITTED).update(
+        status=Status.SCORING, scoring_claim=task_id, scoring_claimed_at=now, updated_at=now
+    )
+    return list(mine.filter(pk__in=ids).order_by("batch_row"))
+
+
+# --- scoring and deciding, shared by both ----------------------------------------------------
+
+
+def _score(applications: Sequence[LoanApplication]) -> list[registry.Score | Exception]:
+    """A score, or the row's own non-transient error, for each application.
+
+    The rows are scored at once; rows that fail as a whole are scored again one by one so
+    that one bad row cannot sink the rest. Transient errors propagate (the task retries).
+    """
+    try:
+        return list(
+            registry.score_records(
+                application_rows=[a.application_row for a in applications],
+                histories=[a.history or None for a in applications],
+                external_ids=[a.applicant.external_id for a in applications],
+            )
+        )
+    except (*TRANSIENT_ERRORS, registry.NoActiveModel):
+        raise
+    except Exception as error:
+        if len(applications) == 1:
+            return [error]
+        logger.exception("scoring %d rows at once failed; scoring them one by one",
+                         len(applications))  # fmt: skip
+    results: list[registry.Score | Exception] = []
+    for application in applications:
+        results.extend(_score([application]))
+    return results
+
+
+def _decide_scored(
+    scored: list[tuple[LoanApplication, registry.Score]], task_id: str
+) -> list[Decision]:
+    """Save the decisions of claimed, scored rows: DECIDED + Decision + audit event, in one
+    transaction. Rows whose claim is no longer ours are left alone; if a decision already
+    exists for one of them, each row is settled on its own."""
+    if not scored:
+        return []
+    policy = current_policy()
+    try:
+        return _save_decisions(scored, policy, task_id)
+    except IntegrityError:
+        if len(scored) == 1:
+            logger.info("application %s already has a decision; not deciding twice",
+                        scored[0][0].pk)  # fmt: skip
+            return []
+    decisions: list[Decision] = []
+    for one in scored:
+        decisions += _decide_scored([one], task_id)
+    return decisions
+
+
+def _save_decisions(
+    scored: list[tuple[LoanApplication, registry.Score]], policy: DecisionPolicy, task_id: str
+) -> list[Decision]:
+    now = timezone.now()
+    with transaction.atomic():
+        held = set(
+            LoanApplication.objects.select_for_update()
+            .filter(pk__in=[a.pk for a, _ in scored], status=Status.SCORING, scoring_claim=task_id)
+            .values_list("pk", flat=True)
+        )
+        lost = [a.pk for a, _ in scored if a.pk not in held]
+        if lost:
+            logger.info("applications %s: claim %s lost before deciding", lost, task_id)
+        LoanApplication.objects.filter(pk__in=held).update(
+            status=Status.DECIDED, failure_reason="", updated_at=now
+        )
+        decisions = Decision.objects.bulk_create(
+            [
+                decision_build(application=application, score=score, policy=policy)
+                for application, score in scored
+                if application.pk in held
+            ],
+            batch_size=bulk_batch_size(Decision),
+        )
+        trail.record_many(
+            [
+                {
+                    "action": AuditAction.APPLICATION_DECIDED,
+                    "target": decision.application,
+                    "payload": decided_payload(decision, task_id),
+                }
+                for decision in decisions
+            ]
+        )
+    for decision in decisions:
+        decision.application.status = Status.DECIDED
+    return decisions
+
+
+def decision_build(
+    *, application: LoanApplication, score: registry.Score, policy: DecisionPolicy
+) -> Decision:
+    """The (unsaved) decision a score makes under `policy`: band, outcome, reasons, and the
+    contributions worth storing."""
+    result = policy_apply(score.probability_of_default, policy)
+    return Decision(
+        application=application,
+        probability_of_default=score.probability_of_default,
+        logit=score.logit,
+        risk_band=result.risk_band,
+        outcome=result.outcome,
+        model_version=score.model_version,
+        policy=policy,
+        reasons=reasons_from_contributions(score.contributions),
+        base_value=score.base_value,
+        contributions=stored_contributions(score.contributions),
+        scoring_latency_ms=score.latency_ms,
+    )
+
+
+def stored_contributions(contributions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The contributions worth storing: every feature that moved the score. Features with an
+    exact zero (unused by every tree) add nothing to the sum, so the explanation still adds
+    up to the logit without them. Numbers are rounded for storage, which halves the document:
+    contributions to 1e-12 (a few hundred of them still add up to the logit within 1e-9) and
+    values to 7 significant digits, the precision the model reads them at (float32)."""
+    return [
+        {
+            "feature": item["feature"],
+            "value": _stored_value(item["value"]),
+            "contribution": round(item["contribution"], 12),
+        }
+        for item in contributions
+        if item.get("contribution") != 0.0
+    ]
+
+
+def _stored_value(value: Any) -> Any:
+    return float(f"{value:.7g}") if isinstance(value, float) else value
+
+
+def decided_payload(decision: Decision, task_id: str) -> dict[str, Any]:
+    return {
+        "decision_id": decision.pk,
+        "task_id": task_id,
+        "before": {"status": Status.SCORING},
+        "after": {
+            "status": Status.DECIDED,
+            "outcome": decision.outcome,
+            "risk_band": decision.risk_band,
+            "probability_of_default": decision.probability_of_default,
+        },
+        "model_version": decision.model_version.version,
+        "policy_version": decision.policy.version,
+        "reasons": [reason["code"] for reason in decision.reasons],
+        "latency_ms": round(decision.scoring_latency_ms, 3),
+    }
+
+
+# --- failures, releases and finishing ---------------------------------------------------------
+
+
+def application_mark_failed(*, application_id: int, task_id: str, reason: str) -> bool:
+    """Move an application this task holds (or nobody holds yet) to FAILED with `reason`.
+
+    False when there is nothing to fail: it is gone, decided, already failed, or another
+    task's claim.
+    """
+    with transaction.atomic():
+        current = (
+            LoanApplication.objects.filter(pk=application_id)
+            .values("status", "scoring_claim", "attempts")
+            .first()
+        )
+        if current is None:
+            return False
+        moved = (
+            LoanApplication.objects.filter(pk=application_id)
+            .filter(Q(status=Status.SUBMITTED) | Q(status=Status.SCORING, scoring_claim=task_id))
+            .update(
+                status=Status.FAILED,
+                failure_reason=reason[:MAX_FAILURE_REASON],
+                updated_at=timezone.now(),
+            )
+        )
+        if moved != 1:
+            return False
+        trail.record(
+            action=AuditAction.APPLICATION_FAILED,
+            target_type=LoanApplication._meta.label_lower,
+            target_id=application_id,
+            payload={
+                "task_id": task_id,
+                "reason": reason[:MAX_FAILURE_REASON],
+                "attempts": current["attempts"],
+                "before": {"status": current["status"]},
+                "after": {"status": Status.FAILED},
+            },
+        )
+    logger.warning("application %s failed: %s", application_id, reason)
+    return True
+
+
+def application_claim_release(*, application_id: int, task_id: str) -> bool:
+    """Give back this task's claim (SCORING -> SUBMITTED) so another task may score it."""
+    with transaction.atomic():
+        released = LoanApplication.objects.filter(
+            pk=application_id, status=Status.SCORING, scoring_claim=task_id
+        ).update(
+            status=Status.SUBMITTED,
+            scoring_claim="",
+            scoring_claimed_at=None,
+            updated_at=timezone.now(),
+        )
+        if released:
+            record_requeued(application_id, claim=task_id, reason="released by its scorer")
+    return bool(released)
+
+
+def record_requeued(application_id: int, *, claim: str, reason: str) -> None:
+    """The audit event of a claim given back (SCORING -> SUBMITTED)."""
+    trail.record(
+        action=AuditAction.APPLICATION_REQUEUED,
+        target_type=LoanApplication._meta.label_lower,
+        target_id=application_id,
+        payload={
+            "reason": reason,
+            "released_claim": claim,
+            "before": {"status": Status.SCORING},
+            "after": {"status": Status.SUBMITTED},
+        },
+    )
+
+
+def batch_finish_if_complete(*, batch_id: int) -> bool:
+    """Mark the batch DONE (with its audit event) once none of its rows is left to score."""
+    pending = LoanApplication.objects.filter(
+        batch_id=batch_id, status__in=[Status.SUBMITTED, Status.SCORING]
+    ).exists()
+    if pending:
+        return False
+    with transaction.atomic():
+        finished = BatchJob.objects.filter(
+            pk=batch_id, status__in=[BatchJob.Status.QUEUED, BatchJob.Status.RUNNING]
+        ).update(status=BatchJob.Status.DONE, finished_at=timezone.now())
+        if finished:
+            progress = batch_progress(batch=BatchJob.objects.get(pk=batch_id))
+            trail.record(
+                action=AuditAction.BATCH_FINISHED,
+                target_type=BatchJob._meta.label_lower,
+                target_id=batch_id,
+                payload={
+                    "decided": progress["decided"],
+                    "failed": progress["failed"],
+                    "invalid": progress["invalid"],
+                    "outcomes": progress["outcomes"],
+                    "before": {"status": BatchJob.Status.RUNNING},
+                    "after": {"status": BatchJob.Status.DONE},
+                },
+            )
+    return bool(finished)
+
+
+def batch_mark_failed(*, batch_id: int, task_id: str, reason: str) -> bool:
+    """The batch task failed for good: fail the rows it left unscored, then the batch."""
+    unscored = LoanApplication.objects.filter(batch_id=batch_id).filter(
+        Q(status=Status.SUBMITTED) | Q(status=Status.SCORING, scoring_claim=task_id)
+    )
+    for application_id in unscored.values_list("pk", flat=True):
+        application_mark_failed(
+            application_id=application_id, task_id=task_id, reason=f"batch failed: {reason}"
+        )
+    with transaction.atomic():
+        failed = BatchJob.objects.filter(
+            pk=batch_id, status__in=[BatchJob.Status.QUEUED, BatchJob.Status.RUNNING]
+        ).update(
+            status=BatchJob.Status.FAILED,
+            failure_reason=reason[:MAX_FAILURE_REASON],
+            finished_at=timezone.now(),
+        )
+        if failed:
+            trail.record(
+                action=AuditAction.BATCH_FINISHED,
+                target_type=BatchJob._meta.label_lower,
+                target_id=batch_id,
+                payload={
+                    "reason": reason[:MAX_FAILURE_REASON],
+                    "task_id": task_id,
+                    "before": {"status": BatchJob.Status.RUNNING},
+                    "after": {"status": BatchJob.Status.FAILED},
+                },
+            )
+    return bool(failed)

@@ -1,0 +1,1 @@
+"""The Home Credit schema: tables, columns, vocabularies, and validation of single records."""

@@ -1,0 +1,244 @@
+"""Validation of single records as clients send them: one application, inline history rows.
+
+The same rules serve the REST API (JSON values), CSV batches (text values) and the web form,
+so a value that one door refuses, every door refuses. Nothing is coerced silently: a string
+where a number belongs is an error in JSON, and text in a CSV cell must parse exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scoring.ml.schema.tables import DAYS_SENTINEL, HISTORY_TABLES, TABLES, Kind
+
+APPLICATION_TABLE = TABLES["application_test"]  # the columns a new application may carry
+# Keys that CredScope assigns itself: a client names history through the application.
+ASSIGNED_COLUMNS = frozenset({"SK_ID_CURR", "TARGET"})
+REQUIRED_APPLICATION_COLUMNS = ("AMT_INCOME_TOTAL", "AMT_CREDIT", "DAYS_BIRTH")
+MAX_HISTORY_ROWS_PER_TABLE = 5000
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The accepted range of one application column, and how a refusal reads."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    #: The minimum itself is refused ("must be greater than 0").
+    exclusive_minimum: bool = False
+    message: str = ""
+
+    def admits(self, value: float) -> bool:
+        if self.minimum is not None and (
+            value <= self.minimum if self.exclusive_minimum else value < self.minimum
+        ):
+            return False
+        return self.maximum is None or value <= self.maximum
+
+
+_POSITIVE = Bounds(0, exclusive_minimum=True, message="must be greater than 0")
+_UNIT_INTERVAL = Bounds(0, 1, message="must be between 0 and 1")
+_NON_NEGATIVE = Bounds(0, message="must not be negative")
+
+#: The one table of value ranges: `clean_application` enforces it and the REST API's schema
+#: documents it (`application_fields`), so the two cannot drift apart.
+APPLICATION_BOUNDS: dict[str, Bounds] = {
+    "AMT_INCOME_TOTAL": _POSITIVE,
+    "AMT_CREDIT": _POSITIVE,
+    "AMT_ANNUITY": _POSITIVE,
+    "AMT_GOODS_PRICE": _POSITIVE,
+    "EXT_SOURCE_1": _UNIT_INTERVAL,
+    "EXT_SOURCE_2": _UNIT_INTERVAL,
+    "EXT_SOURCE_3": _UNIT_INTERVAL,
+    "REGION_POPULATION_RELATIVE": _UNIT_INTERVAL,
+    "CNT_CHILDREN": _NON_NEGATIVE,
+    "CNT_FAM_MEMBERS": _NON_NEGATIVE,
+    "OWN_CAR_AGE": _NON_NEGATIVE,
+    "DAYS_BIRTH": Bounds(  # 18 to 100 years old
+        -100 * 365.25,
+        -18 * 365.25,
+        message="must be an age of 18 to 100 years, in days before today (< 0)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FieldDefinition:
+    """One application column as a client sends it: what the API documents and validates."""
+
+    name: str
+    kind: Kind
+    vocabulary: tuple[str, ...]
+    required: bool
+    bounds: Bounds | None
+
+
+def application_fields() -> list[FieldDefinition]:
+    """Every column a new application may carry, with its kind, vocabulary, whether it is
+    required and its accepted range."""
+    return [
+        FieldDefinition(
+            name=column.name,
+            kind=column.kind,
+            vocabulary=column.vocabulary,
+            required=column.name in REQUIRED_APPLICATION_COLUMNS,
+            bounds=APPLICATION_BOUNDS.get(column.name),
+        )
+        for column in APPLICATION_TABLE.columns
+        if column.name not in ASSIGNED_COLUMNS
+    ]
+
+
+@dataclass
+class RecordErrors:
+    """Field name -> message; `path` prefixes history fields, e.g. `history.bureau[2].X`."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+
+def clean_application(
+    values: Mapping[str, Any], *, from_text: bool = False
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A validated application row (column -> value, missing left out) and its errors.
+
+    `from_text` is for CSV cells: numbers are parsed from text, empty cells are missing.
+    """
+    errors = RecordErrors()
+    row = _clean_columns(APPLICATION_TABLE.name, values, errors, "", from_text)
+    for name in REQUIRED_APPLICATION_COLUMNS:
+        if row.get(name) is None and name not in errors.errors:
+            errors.add(name, "this field is required")
+    _check_application_ranges(row, errors)
+    return row, errors.errors
+
+
+def clean_history(history: Any) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """Validated inline history: table name -> rows in that table's Kaggle schema."""
+    errors = RecordErrors()
+    if history in (None, {}):
+        return {}, {}
+    if not isinstance(history, Mapping):
+        return {}, {"history": "must be an object mapping table names to lists of rows"}
+    cleaned: dict[str, list[dict[str, Any]]] = {}
+    for table_name, rows in history.items():
+        if table_name not in HISTORY_TABLES:
+            errors.add(f"history.{table_name}", f"unknown table; expected one of {HISTORY_TABLES}")
+            continue
+        if not isinstance(rows, list):
+            errors.add(f"history.{table_name}", "must be a list of rows")
+            continue
+        if len(rows) > MAX_HISTORY_ROWS_PER_TABLE:
+            errors.add(f"history.{table_name}", f"at most {MAX_HISTORY_ROWS_PER_TABLE} rows")
+            continue
+        cleaned[table_name] = []
+        for index, row in enumerate(rows):
+            prefix = f"history.{table_name}[{index}]."
+            if not isinstance(row, Mapping):
+                errors.add(prefix.rstrip("."), "must be an object")
+                continue
+            cleaned[table_name].append(_clean_columns(table_name, row, errors, prefix, False))
+    _check_history_links(cleaned, errors)
+    return cleaned, errors.errors
+
+
+def _clean_columns(
+    table_name: str, values: Mapping[str, Any], errors: RecordErrors, prefix: str, from_text: bool
+) -> dict[str, Any]:
+    table = TABLES[table_name]
+    known = set(table.column_names) - ASSIGNED_COLUMNS
+    row: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name not in known:
+            reason = "is assigned by CredScope" if name in ASSIGNED_COLUMNS else "unknown field"
+            errors.add(prefix + name, reason)
+            continue
+        column = table.column(name)
+        value, message = _clean_value(column.kind, column.vocabulary, raw, from_text)
+        if message:
+            errors.add(prefix + name, message)
+        elif value is not None:
+            row[name] = value
+    return row
+
+
+def _clean_value(
+    kind: Kind, vocabulary: tuple[str, ...], raw: Any, from_text: bool
+) -> tuple[Any, str]:
+    if raw is None or (from_text and isinstance(raw, str) and raw.strip() == ""):
+        return None, ""
+    if kind is Kind.CATEGORY:
+        if not isinstance(raw, str):
+            return None, f"must be text, one of: {', '.join(vocabulary)}"
+        if raw not in vocabulary:
+            return None, f"{raw!r} is not one of: {', '.join(vocabulary)}"
+        return raw, ""
+    number = _number(raw, from_text)
+    if number is None:
+        return None, f"must be a number (got {raw!r})"
+    if not math.isfinite(number):
+        return None, "must be a finite number"
+    if kind is Kind.INT:
+        if number != int(number):
+            return None, f"must be a whole number (got {raw!r})"
+        return int(number), ""
+    return float(number), ""
+
+
+def _number(raw: Any, from_text: bool) -> float | None:
+    if isinstance(raw, bool):  # JSON true/false is not 1/0 here
+        return None
+    if isinstance(raw, int | float):
+        return float(raw)
+    if from_text and isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _check_application_ranges(row: dict[str, Any], errors: RecordErrors) -> None:
+    for name, bounds in APPLICATION_BOUNDS.items():
+        if name in row and not bounds.admits(row[name]):
+            errors.add(name, bounds.message)
+    employed = row.get("DAYS_EMPLOYED")
+    if employed is not None and employed > 0 and employed != DAYS_SENTINEL:
+        errors.add("DAYS_EMPLOYED", f"must be <= 0 (days before today) or {DAYS_SENTINEL}")
+    if employed is not None and "DAYS_BIRTH" in row and employed < row["DAYS_BIRTH"]:
+        errors.add("DAYS_EMPLOYED", "employment cannot start before birth")
+
+
+def _check_history_links(history: dict[str, list[dict[str, Any]]], errors: RecordErrors) -> None:
+    """Inline rows must link up the way the Kaggle tables do."""
+    bureau_ids = {row.get("SK_ID_BUREAU") for row in history.get("bureau", [])}
+    previous_ids = {row.get("SK_ID_PREV") for row in history.get("previous_application", [])}
+    for table_name, key, known in (
+        ("bureau", "SK_ID_BUREAU", None),
+        ("previous_application", "SK_ID_PREV", None),
+        ("bureau_balance", "SK_ID_BUREAU", bureau_ids),
+        ("POS_CASH_balance", "SK_ID_PREV", previous_ids),
+        ("installments_payments", "SK_ID_PREV", previous_ids),
+        ("credit_card_balance", "SK_ID_PREV", previous_ids),
+    ):
+        for index, row in enumerate(history.get(table_name, [])):
+            name = f"history.{table_name}[{index}].{key}"
+            if row.get(key) is None:
+                errors.add(name, "this field is required")
+            elif known is not None and row[key] not in known:
+                parent = "bureau" if key == "SK_ID_BUREAU" else "previous_application"
+                errors.add(name, f"refers to no row of history.{parent}")
+    for table_name, key in (("bureau", "SK_ID_BUREAU"), ("previous_application", "SK_ID_PREV")):
+        seen: set[Any] = set()
+        for index, row in enumerate(history.get(table_name, [])):
+            if row.get(key) in seen:
+                errors.add(f"history.{table_name}[{index}].{key}", "duplicate key")
+            seen.add(row.get(key))

@@ -1,0 +1,1 @@
+"""Serving: verified bundles, the compiled forest, prediction and exact explanations."""

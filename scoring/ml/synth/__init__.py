@@ -1,0 +1,1 @@
+"""The synthetic generator: Kaggle's schema at any scale, with a known oracle."""
