@@ -177,3 +177,31 @@ def test_new_audit_form_reports_a_reversed_period(client, compliance) -> None:
     assert response.status_code == 200
     assert "The end of the period is before its start." in response.content.decode()
     assert not FairnessAudit.objects.exists()
+
+
+def test_a_running_audit_page_follows_it_and_a_failed_one_says_why(client, compliance) -> None:
+    today = timezone.localdate()
+    running = FairnessAudit.objects.create(
+        date_from=today, date_to=today, attributes=["CODE_GENDER"], requested_by=compliance
+    )
+    failed = FairnessAudit.objects.create(
+        date_from=today,
+        date_to=today,
+        attributes=["CODE_GENDER"],
+        status="failed",
+        failure_reason="The task queue was unavailable; run the audit again.",
+    )
+    client.force_login(compliance)
+    page = client.get(reverse("fairness:detail", args=[running.pk])).content.decode()
+    assert "Audit running" in page
+    assert reverse("fairness:status", args=[running.pk]) in page
+    assert client.get(reverse("fairness:status", args=[running.pk])).json() == {
+        "status": "queued",
+        "in_progress": True,
+    }
+    assert client.get(reverse("fairness:pdf", args=[running.pk])).status_code == 404
+    page = client.get(reverse("fairness:detail", args=[failed.pk])).content.decode()
+    assert "The audit failed" in page and "task queue was unavailable" in page
+    assert (
+        api(compliance).get(reverse("api:fairness-audit-csv", args=[failed.pk])).status_code == 409
+    )

@@ -73,6 +73,7 @@ def test_compliance_audits_all_decisions_downloads_the_pdf_and_signs_off(
     assert "No audits yet" in page.inner_text("main")
     page.click("text=New audit")
     page.fill("#id_date_from", "2000-01-01")  # all decisions
+    screenshot(page, "fairness-new-laptop")
     page.click("text=Run the audit")
     page.wait_for_url(re.compile(r"/compliance/fairness/\d+/$"))
     page.wait_for_selector("#audit-summary")
@@ -113,6 +114,9 @@ def test_compliance_audits_all_decisions_downloads_the_pdf_and_signs_off(
     tile = page.inner_text("#fairness-tile")
     assert f"Latest audit #{audit.pk}" in tile and "Fail" in tile and "signed off" in tile
     screenshot(page, "fairness-dashboard-laptop")
+    page.goto("/compliance/fairness/")
+    assert "Fail" in page.inner_text("#fairness-audits")
+    screenshot(page, "fairness-list-laptop")
 
     phone = new_page(PHONE)
     sign_in(phone, "compliance")
@@ -124,3 +128,5 @@ def test_compliance_audits_all_decisions_downloads_the_pdf_and_signs_off(
     screenshot(phone, "fairness-list-phone")
     phone.goto("/compliance/fairness/new/")
     screenshot(phone, "fairness-new-phone")
+    phone.goto("/")
+    screenshot(phone, "fairness-dashboard-phone")
