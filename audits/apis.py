@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from applicants.models import LoanApplication
 from audits import presentation, reports, selectors, services
 from audits.models import FairnessAudit
 from credscope_site.api import ApiView, Conflict, Pagination, field_errors, requires
@@ -81,7 +82,7 @@ class FairnessAuditCollectionApi(ApiView):
         model_version = serializers.CharField(required=False, allow_blank=True, default="")
         policy_version = serializers.IntegerField(required=False, allow_null=True, default=None)
         channel = serializers.ChoiceField(
-            choices=["web", "api", "batch"], required=False, allow_blank=True, default=""
+            choices=LoanApplication.Channel.choices, required=False, allow_blank=True, default=""
         )
 
     @extend_schema(request=InputSerializer, responses={202: OpenApiTypes.OBJECT})
