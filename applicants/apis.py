@@ -288,10 +288,12 @@ class ApplicationOutcomeApi(ApiView):
     date (compliance and model admins). 201 when recorded, 200 when the same outcome was
     already on record, 409 when a different one is (a recorded outcome is not overwritten)."""
 
+    @extend_schema_serializer(component_name="LoanOutcomeRequest")
     class InputSerializer(serializers.Serializer):
         outcome = serializers.ChoiceField(choices=LoanOutcome.Result.choices)
         observed_at = serializers.DateField()
 
+    @extend_schema_serializer(component_name="LoanOutcome")
     class OutputSerializer(serializers.Serializer):
         application_id = serializers.IntegerField()
         outcome = serializers.CharField()

@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -75,6 +75,7 @@ def audit_document(audit: FairnessAudit) -> dict[str, Any]:
 class FairnessAuditCollectionApi(ApiView):
     """Queue an audit of the decisions of a period (202), or list audits, newest first."""
 
+    @extend_schema_serializer(component_name="FairnessAuditRequest")
     class InputSerializer(serializers.Serializer):
         date_from = serializers.DateField()
         date_to = serializers.DateField()
@@ -104,7 +105,7 @@ class FairnessAuditCollectionApi(ApiView):
             status=status.HTTP_202_ACCEPTED,
         )
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="fairness_audits_list", responses={200: OpenApiTypes.OBJECT})
     @requires(Perm.VIEW_FAIRNESS_AUDITS)
     def get(self, request: Request) -> Response:
         paginator = Pagination()
@@ -140,6 +141,7 @@ class FairnessAuditDetailApi(ApiView):
 class FairnessAuditSignOffApi(ApiView):
     """Sign off a completed audit with a comment; a signed audit answers 409."""
 
+    @extend_schema_serializer(component_name="FairnessAuditSignOff")
     class InputSerializer(serializers.Serializer):
         comment = serializers.CharField()
 

@@ -205,3 +205,16 @@ def test_a_running_audit_page_follows_it_and_a_failed_one_says_why(client, compl
     assert (
         api(compliance).get(reverse("api:fairness-audit-csv", args=[failed.pk])).status_code == 409
     )
+
+
+def test_the_openapi_schema_documents_the_fairness_and_outcome_endpoints(client) -> None:
+    paths = client.get("/api/v1/schema/?format=json").json()["paths"]
+    for path in (
+        "/api/v1/fairness-audits/",
+        "/api/v1/fairness-audits/{audit_id}/",
+        "/api/v1/fairness-audits/{audit_id}/sign-off/",
+        "/api/v1/fairness-audits/{audit_id}/report.pdf",
+        "/api/v1/fairness-audits/{audit_id}/figures.csv",
+        "/api/v1/applications/{application_id}/outcome/",
+    ):
+        assert path in paths, path
