@@ -356,11 +356,12 @@ def outcome_metrics(
 
 
 def _precision(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
-    """P(repaid | approved); NaN for a group with no approvals (no figure, not zero)."""
-    # sklearn comes with fairlearn; imported here for the same reason.
-    from sklearn.metrics import precision_score
-
-    return precision_score(y_true, y_pred, sample_weight=sample_weight, zero_division=np.nan)
+    """P(repaid | approved), as sklearn's precision_score; NaN for a group with no approvals
+    (no figure, not zero)."""
+    approved = float(np.sum(sample_weight * y_pred))
+    if approved == 0:
+        return float("nan")
+    return float(np.sum(sample_weight * y_pred * y_true)) / approved
 
 
 def _spread(groups: Mapping[str, Mapping[str, Any]], judged: Sequence[str], key: str):

@@ -27,8 +27,8 @@ def approval_chart_png(chart: dict[str, Any]) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-    from matplotlib.ticker import PercentFormatter
+    from matplotlib import pyplot as plt  # heavy, as above
+    from matplotlib.ticker import PercentFormatter  # heavy, as above
 
     labels = [
         f"{label} (n={n})" + (" ★" if label == chart["reference"] else "")
