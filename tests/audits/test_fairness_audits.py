@@ -213,3 +213,30 @@ def test_the_database_refuses_to_change_a_snapshot_or_a_signed_audit(
     audit.refresh_from_db()
     assert services.snapshot_intact(audit)
     assert audit.sign_off_comment == "Signed for Q1 board."
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_broker_outage_fails_the_audit_with_its_reason(compliance, monkeypatch) -> None:
+    from kombu.exceptions import OperationalError
+
+    from credscope_site.celery import app
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(app, "send_task", broker_down)
+    saved, app.conf.task_always_eager = app.conf.task_always_eager, False
+    try:
+        today = timezone.localdate()
+        audit = services.fairness_audit_request(actor=compliance, date_from=today, date_to=today)
+    finally:
+        app.conf.task_always_eager = saved
+    audit.refresh_from_db()
+    assert audit.status == FairnessAudit.Status.FAILED
+    assert "task queue was unavailable" in audit.failure_reason
+    actions = list(
+        AuditEvent.objects.filter(target_id=str(audit.pk))
+        .order_by("sequence")
+        .values_list("action", flat=True)
+    )
+    assert actions == [AuditAction.FAIRNESS_AUDIT_REQUESTED, AuditAction.FAIRNESS_AUDIT_FAILED]
