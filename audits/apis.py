@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from applicants.models import LoanApplication
-from audits import presentation, reports, selectors, services
+from audits import fairness_presentation, fairness_services, reports, selectors
 from audits.models import FairnessAudit
 from credscope_site.api import ApiView, Conflict, Pagination, field_errors, requires
 from credscope_site.roles import Perm
@@ -40,7 +40,7 @@ def audit_document(audit: FairnessAudit) -> dict[str, Any]:
         "id": audit.pk,
         "status": audit.status,
         "url": reverse("api:fairness-audit", args=[audit.pk]),
-        "inputs": services.audit_inputs(audit),
+        "inputs": fairness_services.audit_inputs(audit),
         "requested_at": audit.requested_at,
         "requested_by": audit.requested_by.get_username() if audit.requested_by else None,
         "finished_at": audit.finished_at,
@@ -92,8 +92,10 @@ class FairnessAuditCollectionApi(ApiView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            audit = services.fairness_audit_request(actor=request.user, **serializer.validated_data)
-        except services.FairnessAuditInvalid as error:
+            audit = fairness_services.fairness_audit_request(
+                actor=request.user, **serializer.validated_data
+            )
+        except fairness_services.FairnessAuditInvalid as error:
             raise field_errors(error.errors) from None
         audit.refresh_from_db()  # in-process runs have finished already
         return Response(
@@ -117,7 +119,7 @@ class FairnessAuditCollectionApi(ApiView):
                 {
                     "id": a.pk,
                     "status": a.status,
-                    "inputs": services.audit_inputs(a),
+                    "inputs": fairness_services.audit_inputs(a),
                     "verdict": a.verdict or None,
                     "signed_off": a.is_signed,
                     "url": reverse("api:fairness-audit", args=[a.pk]),
@@ -154,10 +156,10 @@ class FairnessAuditSignOffApi(ApiView):
         if audit.is_signed:
             raise Conflict("This audit is already signed off and cannot be changed.")
         try:
-            audit = services.fairness_audit_sign_off(
+            audit = fairness_services.fairness_audit_sign_off(
                 audit=audit, actor=request.user, comment=serializer.validated_data["comment"]
             )
-        except services.FairnessAuditRefused as error:
+        except fairness_services.FairnessAuditRefused as error:
             raise field_errors({"comment": str(error)}) from None
         return Response(audit_document(audit))
 
@@ -190,7 +192,7 @@ class FairnessAuditFiguresApi(_ExportApi):
     def get(self, request: Request, audit_id: int) -> HttpResponse:
         audit = self._ready(request, audit_id)
         response = HttpResponse(
-            presentation.figures_csv(audit), content_type="text/csv; charset=utf-8"
+            fairness_presentation.figures_csv(audit), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="fairness-audit-{audit.pk}.csv"'
         return response

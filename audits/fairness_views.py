@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import ListView
 
-from audits import presentation, reports, selectors, services
+from audits import fairness_presentation, fairness_services, reports, selectors
 from audits.forms import FairnessAuditForm
 from audits.models import FairnessAudit
 from credscope_site.roles import Perm
@@ -32,7 +32,7 @@ def fairness_audit_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            audit = services.fairness_audit_request(
+            audit = fairness_services.fairness_audit_request(
                 actor=request.user,
                 date_from=data["date_from"],
                 date_to=data["date_to"],
@@ -41,7 +41,7 @@ def fairness_audit_new(request: HttpRequest) -> HttpResponse:
                 policy_version=data["policy_version"],
                 channel=data["channel"],
             )
-        except services.FairnessAuditInvalid as error:
+        except fairness_services.FairnessAuditInvalid as error:
             for name, message in error.errors.items():
                 form.add_error(name if name in form.fields else None, message)
         else:
@@ -65,8 +65,8 @@ def fairness_audit_detail(request: HttpRequest, audit_id: int) -> HttpResponse:
         "audits/fairness_detail.html",
         {
             "audit": audit,
-            "view": presentation.audit_view(audit),
-            "intact": services.snapshot_intact(audit),
+            "view": fairness_presentation.audit_view(audit),
+            "intact": fairness_services.snapshot_intact(audit),
             "in_progress": audit.status
             in (FairnessAudit.Status.QUEUED, FairnessAudit.Status.RUNNING),
             "can_sign": request.user.has_perm(Perm.SIGN_OFF_FAIRNESS_AUDIT)
@@ -90,10 +90,10 @@ def fairness_audit_status(request: HttpRequest, audit_id: int) -> JsonResponse:
 def fairness_audit_sign_off_view(request: HttpRequest, audit_id: int) -> HttpResponse:
     audit = _audit_for(request, audit_id)
     try:
-        services.fairness_audit_sign_off(
+        fairness_services.fairness_audit_sign_off(
             audit=audit, actor=request.user, comment=request.POST.get("comment", "")
         )
-    except services.FairnessAuditRefused as error:
+    except fairness_services.FairnessAuditRefused as error:
         messages.error(request, str(error))
     else:
         messages.success(request, "Audit signed off. It can no longer be changed.")
@@ -112,7 +112,9 @@ def fairness_audit_pdf(request: HttpRequest, audit_id: int) -> HttpResponse:
 def fairness_audit_csv(request: HttpRequest, audit_id: int) -> HttpResponse:
     audit = _ready(request, audit_id)
     return _download(
-        presentation.figures_csv(audit), "text/csv; charset=utf-8", f"fairness-audit-{audit.pk}.csv"
+        fairness_presentation.figures_csv(audit),
+        "text/csv; charset=utf-8",
+        f"fairness-audit-{audit.pk}.csv",
     )
 
 

@@ -55,7 +55,7 @@ class FairnessAudit(models.Model):
     Its figures are kept as an immutable snapshot (inputs, figures, code and model versions)
     whose sha256 is written to the audit trail. Once signed off by a compliance user nothing
     of it may change: a new audit is run instead. On PostgreSQL a trigger enforces both
-    (migration 0005); `audits.services` refuses first, with a message.
+    (migration 0005); `audits.fairness_services` refuses first, with a message.
     """
 
     class Status(models.TextChoices):

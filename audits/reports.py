@@ -9,8 +9,8 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from audits.fairness_presentation import audit_view
 from audits.models import FairnessAudit
-from audits.presentation import audit_view
 
 VERDICT_COLOURS = {
     "pass": "#1e7b4f",

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from audits import services, trail
+from audits import fairness_services, trail
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def verify_audit_trail() -> dict:
 @shared_task(name="audits.tasks.run_fairness_audit")
 def run_fairness_audit(audit_id: int) -> dict:
     """Compute one requested audit (the service claims it, so a redelivery is harmless)."""
-    audit = services.fairness_audit_run(audit_id=audit_id)
+    audit = fairness_services.fairness_audit_run(audit_id=audit_id)
     if audit is None:
         return {"audit_id": audit_id, "ran": False}
     return {"audit_id": audit_id, "ran": True, "verdict": audit.verdict}
@@ -38,5 +38,5 @@ def run_fairness_audit(audit_id: int) -> dict:
 @shared_task(name="audits.tasks.run_monthly_fairness_audit")
 def run_monthly_fairness_audit() -> dict:
     """celery beat, on the 1st of each month: the audit of the month before."""
-    audit = services.fairness_audit_monthly(today=timezone.localdate())
+    audit = fairness_services.fairness_audit_monthly(today=timezone.localdate())
     return {"audit_id": audit.pk if audit else None, "verdict": audit.verdict if audit else None}

@@ -4,7 +4,7 @@ Uses a PostgreSQL database of its own (default `credscope_bench_fairness`, creat
 migrated if needed) and fills it once with N decisions across genders, age bands and family
 statuses, with overrides and recorded outcomes. Then times, `--repeat` times, what the Celery
 task does: the bulk read of the decisions (`audits.selectors.fairness_decision_frame`) and
-the computation of every figure (`audits.services.audit_snapshot`). Target: <= 10 s.
+the computation of every figure (`audits.fairness_services.audit_snapshot`). Target: <= 10 s.
 
     .venv/bin/python bench/bench_fairness.py [--decisions 100000] [--repeat 3]
 """
@@ -113,20 +113,20 @@ def main() -> None:
     django.setup()
     from django.utils import timezone
 
-    from audits import selectors, services
+    from audits import fairness_services, selectors
     from audits.models import FairnessAudit
 
     fill(args.decisions)
     today = timezone.localdate()
     audit = FairnessAudit(date_from=today.replace(year=today.year - 5), date_to=today)
-    audit.attributes = [spec.name for spec in services.attribute_specs()]
+    audit.attributes = [spec.name for spec in fairness_services.attribute_specs()]
     reads, totals, decisions = [], [], 0
     for run in range(args.repeat):
         started = time.perf_counter()
         frame = selectors.fairness_decision_frame(date_from=audit.date_from, date_to=audit.date_to)
         reads.append(time.perf_counter() - started)
         started = time.perf_counter()
-        snapshot = services.audit_snapshot(audit)
+        snapshot = fairness_services.audit_snapshot(audit)
         totals.append(time.perf_counter() - started)
         decisions = snapshot["figures"]["totals"]["decisions"]
         log(f"run {run + 1}: read {reads[-1]:.2f} s, whole audit {totals[-1]:.2f} s")

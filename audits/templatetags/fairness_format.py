@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from audits.fairness_presentation import attribute_verdicts as _attribute_verdicts
 from audits.models import FairnessAudit
-from audits.presentation import attribute_verdicts as _attribute_verdicts
 
 register = template.Library()
 DASH = "\u2014"

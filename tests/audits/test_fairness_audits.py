@@ -8,7 +8,7 @@ import pytest
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from audits import services
+from audits import fairness_services
 from audits.actions import AuditAction
 from audits.models import AuditEvent, FairnessAudit
 from tests.audits.fairness_support import Cohort, make_decisions
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def run_audit(user, django_capture_on_commit_callbacks, **inputs) -> FairnessAudit:
     today = timezone.localdate()
     with django_capture_on_commit_callbacks(execute=True):
-        audit = services.fairness_audit_request(
+        audit = fairness_services.fairness_audit_request(
             actor=user,
             date_from=inputs.pop("date_from", today - timedelta(days=1)),
             date_to=inputs.pop("date_to", today),
@@ -126,12 +126,12 @@ def test_the_snapshot_hash_is_in_the_trail_and_sign_off_is_audited(
 ) -> None:
     make_decisions(officer=officer, cohorts=[Cohort(60, 30)])
     audit = run_audit(compliance, django_capture_on_commit_callbacks)
-    assert audit.snapshot_sha256 == services.snapshot_sha256(audit.snapshot)
+    assert audit.snapshot_sha256 == fairness_services.snapshot_sha256(audit.snapshot)
     completed = AuditEvent.objects.get(
         action=AuditAction.FAIRNESS_AUDIT_COMPLETED, target_id=str(audit.pk)
     )
     assert completed.payload["snapshot_sha256"] == audit.snapshot_sha256
-    signed = services.fairness_audit_sign_off(
+    signed = fairness_services.fairness_audit_sign_off(
         audit=audit, actor=compliance, comment="Reviewed with the credit committee."
     )
     assert signed.signed_off_by == compliance
@@ -146,11 +146,15 @@ def test_a_signed_audit_cannot_be_changed_by_the_service(
 ) -> None:
     make_decisions(officer=officer, cohorts=[Cohort(60, 30)])
     audit = run_audit(compliance, django_capture_on_commit_callbacks)
-    services.fairness_audit_sign_off(audit=audit, actor=compliance, comment="Looked at it all.")
-    with pytest.raises(services.FairnessAuditRefused, match="cannot be changed"):
-        services.fairness_audit_sign_off(audit=audit, actor=compliance, comment="Second thoughts.")
+    fairness_services.fairness_audit_sign_off(
+        audit=audit, actor=compliance, comment="Looked at it all."
+    )
+    with pytest.raises(fairness_services.FairnessAuditRefused, match="cannot be changed"):
+        fairness_services.fairness_audit_sign_off(
+            audit=audit, actor=compliance, comment="Second thoughts."
+        )
     # Running it again does nothing: the snapshot stays.
-    assert services.fairness_audit_run(audit_id=audit.pk) is None
+    assert fairness_services.fairness_audit_run(audit_id=audit.pk) is None
     audit.refresh_from_db()
     assert audit.sign_off_comment == "Looked at it all."
 
@@ -168,8 +172,8 @@ def test_sign_off_refusals(
 ) -> None:
     make_decisions(officer=officer, cohorts=[Cohort(30, 20)])
     audit = run_audit(compliance, django_capture_on_commit_callbacks)
-    with pytest.raises(services.FairnessAuditRefused, match=message):
-        services.fairness_audit_sign_off(
+    with pytest.raises(fairness_services.FairnessAuditRefused, match=message):
+        fairness_services.fairness_audit_sign_off(
             audit=audit, actor=request.getfixturevalue(persona), comment=comment
         )
     audit.refresh_from_db()
@@ -178,8 +182,8 @@ def test_sign_off_refusals(
 
 def test_request_validation(compliance) -> None:
     today = timezone.localdate()
-    with pytest.raises(services.FairnessAuditInvalid) as error:
-        services.fairness_audit_request(
+    with pytest.raises(fairness_services.FairnessAuditInvalid) as error:
+        fairness_services.fairness_audit_request(
             actor=compliance, date_from=today, date_to=today - timedelta(days=1), attributes=["X"]
         )
     assert set(error.value.errors) == {"date_to", "attributes"}
@@ -189,7 +193,7 @@ def test_request_validation(compliance) -> None:
 def test_monthly_audit_covers_the_previous_month(officer) -> None:
     from datetime import date
 
-    audit = services.fairness_audit_monthly(today=date(2026, 3, 15))
+    audit = fairness_services.fairness_audit_monthly(today=date(2026, 3, 15))
     assert (audit.date_from, audit.date_to) == (date(2026, 2, 1), date(2026, 2, 28))
     assert audit.requested_by is None
     assert audit.status == FairnessAudit.Status.DONE
@@ -205,13 +209,15 @@ def test_the_database_refuses_to_change_a_snapshot_or_a_signed_audit(
         FairnessAudit.objects.filter(pk=audit.pk).update(snapshot={"figures": "forged"})
     with pytest.raises(DatabaseError, match="snapshot is immutable"), transaction.atomic():
         FairnessAudit.objects.filter(pk=audit.pk).update(snapshot_sha256="0" * 64)
-    services.fairness_audit_sign_off(audit=audit, actor=compliance, comment="Signed for Q1 board.")
+    fairness_services.fairness_audit_sign_off(
+        audit=audit, actor=compliance, comment="Signed for Q1 board."
+    )
     with pytest.raises(DatabaseError, match="signed audit cannot be changed"), transaction.atomic():
         FairnessAudit.objects.filter(pk=audit.pk).update(sign_off_comment="edited")
     with pytest.raises(DatabaseError, match="cannot be deleted"), transaction.atomic():
         FairnessAudit.objects.filter(pk=audit.pk).delete()
     audit.refresh_from_db()
-    assert services.snapshot_intact(audit)
+    assert fairness_services.snapshot_intact(audit)
     assert audit.sign_off_comment == "Signed for Q1 board."
 
 
@@ -228,7 +234,9 @@ def test_a_broker_outage_fails_the_audit_with_its_reason(compliance, monkeypatch
     saved, app.conf.task_always_eager = app.conf.task_always_eager, False
     try:
         today = timezone.localdate()
-        audit = services.fairness_audit_request(actor=compliance, date_from=today, date_to=today)
+        audit = fairness_services.fairness_audit_request(
+            actor=compliance, date_from=today, date_to=today
+        )
     finally:
         app.conf.task_always_eager = saved
     audit.refresh_from_db()

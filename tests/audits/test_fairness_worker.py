@@ -10,7 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from audits import services
+from audits import fairness_services
 from audits.models import FairnessAudit
 from tests.audits.fairness_support import Cohort, make_decisions
 
@@ -22,7 +22,7 @@ def test_a_requested_audit_is_run_by_the_worker(celery_worker_process, officer, 
         officer=officer, cohorts=[Cohort(60, 36, gender="F"), Cohort(60, 24, gender="M")]
     )
     today = timezone.localdate()
-    audit = services.fairness_audit_request(
+    audit = fairness_services.fairness_audit_request(
         actor=compliance, date_from=today - timedelta(days=1), date_to=today
     )
     deadline = time.monotonic() + 60
@@ -33,7 +33,7 @@ def test_a_requested_audit_is_run_by_the_worker(celery_worker_process, officer, 
         time.sleep(0.3)
     assert audit.status == "done", audit.failure_reason
     assert audit.snapshot["figures"]["totals"]["decisions"] == 120
-    assert services.snapshot_intact(audit)
+    assert fairness_services.snapshot_intact(audit)
 
 
 def test_beat_runs_the_previous_months_audit_monthly() -> None:
@@ -51,7 +51,9 @@ def test_other_roles_cannot_sign_off_or_export_from_the_pages(
     make_decisions(officer=request.getfixturevalue("officer"), cohorts=[Cohort(30, 20)])
     today = timezone.localdate()
     with django_capture_on_commit_callbacks(execute=True):
-        audit = services.fairness_audit_request(actor=compliance, date_from=today, date_to=today)
+        audit = fairness_services.fairness_audit_request(
+            actor=compliance, date_from=today, date_to=today
+        )
     client.force_login(request.getfixturevalue(persona))
     for name in ("fairness:detail", "fairness:pdf", "fairness:csv"):
         assert client.get(reverse(name, args=[audit.pk])).status_code == 403, name
