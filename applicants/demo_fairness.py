@@ -37,7 +37,7 @@ from applicants.demo import KEY_PREFIX, _candidate_rows
 from applicants.models import LoanApplication
 from applicants.services.batch_intake import EXTERNAL_ID_COLUMN, KNOWN_COLUMNS, batch_create
 from applicants.services.outcomes import ImportReport, loan_outcomes_import
-from applicants.services.review import decision_override_record
+from applicants.services.review import OverrideRefused, decision_override_record
 from scoring.decide import batch_decide
 from scoring.ml.data.load import load_tables
 from scoring.models import BatchJob, Decision, Outcome
@@ -63,7 +63,7 @@ class OutcomeSeedReport:
     reviewed: Counter = field(default_factory=Counter)
 
     def describe(self) -> str:
-        words = {Outcome.APPROVE: "approved", Outcome.REJECT: "rejected"}
+        words = {Outcome.APPROVE: "approved", Outcome.REJECT: "rejected", "refused": "refused"}
         reviews = ", ".join(f"{n} {words[o]}" for o, n in sorted(self.reviewed.items()))
         parts = [f"batch of {self.batch_rows} applicants" if self.batch_rows else "no new batch"]
         parts.append(f"referrals reviewed: {reviews or 'none'}")
@@ -78,14 +78,15 @@ def demo_fairness_seed(
     officer: AbstractBaseUser,
     recorder: AbstractBaseUser,
     data_dir: Path,
+    reviewer: AbstractBaseUser | None = None,
     rows: int = DEMO_BATCH_ROWS,
     seed: int = 11,
 ) -> OutcomeSeedReport:
-    """The demo batch (once), the officer's reviews, then outcomes for every demo application
-    without one. A second run adds nothing."""
+    """The demo batch (once), `reviewer`'s reviews (default: the officer), then outcomes for
+    every demo application without one. A second run adds nothing."""
     report = OutcomeSeedReport()
     report.batch_rows = _batch_seed(officer=officer, data_dir=data_dir, rows=rows, seed=seed)
-    report.reviewed = _reviews_seed(officer=officer, seed=seed)
+    report.reviewed = _reviews_seed(officer=officer, reviewer=reviewer or officer, seed=seed)
     _outcomes_seed(report, recorder=recorder, data_dir=data_dir, seed=seed)
     return report
 
@@ -118,9 +119,10 @@ def _batch_seed(*, officer: AbstractBaseUser, data_dir: Path, rows: int, seed: i
     return len(chosen)
 
 
-def _reviews_seed(*, officer: AbstractBaseUser, seed: int) -> Counter:
-    """The officer decides about half of the batch's open referrals: approve when a draw
-    falls under the PD's distance from the reject threshold, as a cautious person might."""
+def _reviews_seed(*, officer: AbstractBaseUser, reviewer: AbstractBaseUser, seed: int) -> Counter:
+    """`reviewer` decides about half of the batch's open referrals: approve when a draw falls
+    under the PD's distance from the reject threshold, as a cautious person might. A review
+    the rules refuse (e.g. one needing a more senior reviewer) is counted and skipped."""
     reviewed: Counter = Counter()
     referrals = (
         Decision.objects.filter(
@@ -140,12 +142,17 @@ def _reviews_seed(*, officer: AbstractBaseUser, seed: int) -> Counter:
         span = max(policy.reject_at_or_above - policy.approve_below, 1e-9)
         lean = (policy.reject_at_or_above - decision.probability_of_default) / span
         outcome = Outcome.APPROVE if rng.random() < lean else Outcome.REJECT
-        decision_override_record(
-            decision=decision,
-            outcome=outcome,
-            justification="Demo review: income and employment documents checked in branch.",
-            reviewer=officer,
-        )
+        try:
+            decision_override_record(
+                decision=decision,
+                outcome=outcome,
+                justification="Demo review: income and employment documents checked in branch.",
+                reviewer=reviewer,
+            )
+        except OverrideRefused as refusal:
+            logger.info("demo review of decision %s refused: %s", decision.pk, refusal)
+            reviewed["refused"] += 1
+            continue
         reviewed[outcome] += 1
     return reviewed
 

@@ -25,14 +25,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--recorder", default="compliance", help="who records the outcomes (compliance)"
         )
+        parser.add_argument(
+            "--reviewer", default=None, help="who reviews referrals (default: the officer)"
+        )
         parser.add_argument("--rows", type=int, default=DEMO_BATCH_ROWS)
         parser.add_argument("--seed", type=int, default=11)
 
-    def handle(self, *args, officer: str, recorder: str, rows: int, seed: int, **options) -> None:
+    def handle(
+        self,
+        *args,
+        officer: str,
+        recorder: str,
+        reviewer: str | None,
+        rows: int,
+        seed: int,
+        **options,
+    ) -> None:
         try:
             report = demo_fairness_seed(
                 officer=actor_named(officer),
                 recorder=actor_named(recorder),
+                reviewer=actor_named(reviewer),
                 data_dir=Path(settings.CREDSCOPE_DATA_DIR),
                 rows=rows,
                 seed=seed,
