@@ -19,10 +19,11 @@ RUN pip install -r requirements.txt
 
 COPY . .
 RUN useradd --create-home --uid 10001 credscope \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/models /app/var/data /app/var/audit-checkpoints \
     && chown -R credscope /app/var
-# collectstatic needs settings but no real secret.
-RUN SECRET_KEY=build-only-not-secret ALLOWED_HOSTS=build python manage.py collectstatic --noinput
+# collectstatic needs settings but no real secret (nor a key written into the image).
+RUN SECRET_KEY=build-only-not-secret AUDIT_CHAIN_KEY=build-only-not-secret-0123456789abcdef \
+    ALLOWED_HOSTS=build python manage.py collectstatic --noinput
 USER credscope
 
 EXPOSE 8000

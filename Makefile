@@ -12,9 +12,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall only when requirements.txt changes.
-$(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# Production's pins (requirements.txt) plus the test and lint tools; reinstalled only when
+# either file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
@@ -58,7 +59,7 @@ demo-model: demo-data migrate
 # after the steps that build the data and train a model.
 demo-seed: demo-setup demo-model
 	$(MANAGE) seed_demo_applications --username officer
-	$(MANAGE) seed_demo_fairness --officer officer --recorder compliance
+	$(MANAGE) seed_demo_fairness --officer officer --reviewer reviewer --recorder compliance
 
 demo: demo-setup vendor demo-seed
 	@echo "CredScope is at http://$(DEMO_ADDR)/  (Ctrl-C stops it)"

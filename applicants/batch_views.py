@@ -42,7 +42,12 @@ def batch_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "scoring/batch_list.html",
-        {"batches": page.object_list, "page_obj": page, "is_paginated": page.has_other_pages()},
+        {
+            "batches": page.object_list,
+            "page_obj": page,
+            "is_paginated": page.has_other_pages(),
+            "sees_all": request.user.has_perm(Perm.VIEW_ALL_APPLICATIONS),
+        },
     )
 
 

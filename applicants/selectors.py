@@ -15,7 +15,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 
-from applicants import presentation
+from applicants import four_eyes, presentation
 from applicants.filters import ApplicationFilter
 from applicants.models import LoanApplication
 from audits.models import AuditEvent
@@ -150,13 +150,8 @@ def application_page(*, application: LoanApplication, user: AbstractBaseUser) ->
         "key_figures": presentation.key_figures(application.application_row),
         "history_summary": credit_history_summary_for(application=application),
         "audit_events": application_history(application=application),
-        "can_override": (
-            decision is not None
-            and override is None
-            and decision.outcome == Outcome.REFER
-            and user.has_perm(Perm.OVERRIDE_DECISION)
-        ),
     }
+    context.update(_review_state(decision, override, user))
     if decision is not None:
         policy = decision.policy
         context["gauge"] = presentation.pd_gauge(
@@ -168,6 +163,22 @@ def application_page(*, application: LoanApplication, user: AbstractBaseUser) ->
         context["chart"] = chart.as_json()
         context["chart_height"] = 70 + 34 * max(len(chart.values), 3)
     return context
+
+
+def _review_state(
+    decision: Decision | None, override: DecisionOverride | None, user: AbstractBaseUser
+) -> dict[str, Any]:
+    """Whether the page offers `user` the override form and, if not, why (four eyes)."""
+    if decision is None or override is not None or not user.has_perm(Perm.OVERRIDE_DECISION):
+        return {"can_override": False, "review_refusal": None}
+    refusal = four_eyes.override_refusal(decision=decision, reviewer=user)
+    if refusal is not None and refusal.code == "not_awaiting_review":
+        return {"can_override": False, "review_refusal": None}
+    return {
+        "can_override": refusal is None,
+        "review_refusal": refusal.message if refusal else None,
+        "approve_only": decision.outcome == Outcome.REJECT,
+    }
 
 
 def officer_dashboard(*, user: AbstractBaseUser) -> dict[str, Any] | None:
@@ -204,24 +215,31 @@ def officer_dashboard(*, user: AbstractBaseUser) -> dict[str, Any] | None:
         ],
         "overridden": DecisionOverride.objects.filter(decision__in=decided).count(),
         "review_queue": (
-            review_queue(applications=visible).count()
-            if user.has_perm(Perm.OVERRIDE_DECISION)
-            else None
+            review_queue_for(user=user).count() if user.has_perm(Perm.OVERRIDE_DECISION) else None
         ),
     }
 
 
-def review_queue(*, applications: QuerySet) -> QuerySet[Decision]:
-    """REFER decisions without an override among `applications` (a queryset the reader may
-    see, from `applicants.selectors.application_list_for`), oldest first: first in, first
-    reviewed."""
+def review_queue_for(*, user: AbstractBaseUser) -> QuerySet[Decision]:
+    """REFER decisions without an override, across officers, that `user` may review: among
+    the applications they may read, none they submitted (four eyes). Oldest first: first in,
+    first reviewed. Empty for a user without the review permission."""
+    if not user.has_perm(Perm.OVERRIDE_DECISION):
+        return Decision.objects.none()
     return (
         Decision.objects.filter(
-            application__in=applications.values("pk"),
+            application__in=application_visible_to(user=user).values("pk"),
             outcome=Outcome.REFER,
             override__isnull=True,
         )
-        .select_related("application", "application__applicant", "model_version", "policy")
+        .exclude(application__created_by=user)
+        .select_related(
+            "application",
+            "application__applicant",
+            "application__created_by",
+            "model_version",
+            "policy",
+        )
         .order_by("decided_at", "pk")
     )
 
@@ -251,3 +269,56 @@ def application_for_outcome(*, user: AbstractBaseUser, application_id: int) -> L
     if getattr(user, "is_authenticated", False) and user.has_perm(Perm.RECORD_OUTCOME):
         applications = LoanApplication.objects.all()
     return applications.select_related("decision").get(pk=application_id)
+
+
+# --- overrides per officer (compliance) ---------------------------------------------------------
+
+
+def override_report(*, user: AbstractBaseUser) -> list[dict[str, Any]]:
+    """Per officer: decisions on the applications they submitted, how many a reviewer
+    overrode and in which direction, their share; and the overrides they made as reviewer.
+    Every officer, for readers of the report (compliance); nothing for anyone else."""
+    if not user.has_perm(Perm.VIEW_OVERRIDE_REPORT):
+        return []
+    rows: dict[str, dict[str, Any]] = {}
+
+    def row(name: str) -> dict[str, Any]:
+        return rows.setdefault(
+            name,
+            {
+                "officer": name,
+                "decided": 0,
+                "overridden": 0,
+                "refer_to_approve": 0,
+                "refer_to_reject": 0,
+                "reject_to_approve": 0,
+                "reviewed": 0,
+                "reviewed_approve": 0,
+            },
+        )
+
+    decided = Decision.objects.values_list("application__created_by__username").annotate(
+        n=Count("pk")
+    )
+    for name, count in decided:
+        row(name)["decided"] = count
+    directions = DecisionOverride.objects.values_list(
+        "decision__application__created_by__username", "decision__outcome", "outcome"
+    ).annotate(n=Count("pk"))
+    for name, before, after, count in directions:
+        entry = row(name)
+        entry["overridden"] += count
+        key = f"{before}_to_{after}".lower()
+        if key in entry:
+            entry[key] += count
+    reviews = DecisionOverride.objects.values_list("reviewer__username", "outcome").annotate(
+        n=Count("pk")
+    )
+    for name, outcome, count in reviews:
+        entry = row(name)
+        entry["reviewed"] += count
+        if outcome == Outcome.APPROVE:
+            entry["reviewed_approve"] += count
+    for entry in rows.values():
+        entry["share"] = entry["overridden"] / entry["decided"] if entry["decided"] else None
+    return sorted(rows.values(), key=lambda entry: entry["officer"])

@@ -18,6 +18,7 @@ urlpatterns = [
         name="override",
     ),
     path("review/", views.review_queue, name="review"),
+    path("review/report/", views.override_report, name="override_report"),
     path("batches/", batch_views.batch_list, name="batch_list"),
     path("batches/new/", batch_views.batch_new, name="batch_new"),
     path("batches/template.csv", batch_views.batch_template, name="batch_template"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
@@ -142,13 +143,16 @@ def application_status(request: HttpRequest, application_id: int) -> JsonRespons
 
 
 @require_POST
-@permission_required(Perm.OVERRIDE_DECISION, raise_exception=True)
+@permission_required(Perm.VIEW_OWN_APPLICATIONS, raise_exception=True)
 def application_override(request: HttpRequest, application_id: int) -> HttpResponse:
+    """Any reader of the application may try; the review service applies the four-eyes rules
+    (and records a refused attempt), so the answer names the rule that refused it."""
     application = _application_or_404(request, application_id)
     decision = selectors.decision_of(application)
     if decision is None:
         raise Http404("This application has no decision yet")
     form = OverrideForm(request.POST)
+    status = 400
     if form.is_valid():
         try:
             review.decision_override_record(
@@ -157,8 +161,11 @@ def application_override(request: HttpRequest, application_id: int) -> HttpRespo
                 justification=form.cleaned_data["justification"],
                 reviewer=request.user,
             )
+        except review.OverrideInvalid as error:
+            form.add_error(error.field, str(error))
         except review.OverrideRefused as error:
             form.add_error(None, str(error))
+            status = error.status
         else:
             messages.success(
                 request,
@@ -168,13 +175,13 @@ def application_override(request: HttpRequest, application_id: int) -> HttpRespo
             return redirect(reverse("applicants:detail", args=[application.pk]) + "#review")
     # Read again: a refused override may be refused because another reviewer got there first.
     application = _application_or_404(request, application_id)
-    return _render_detail(request, application, override_form=form, status=400)
+    return _render_detail(request, application, override_form=form, status=status)
 
 
 @require_GET
 @permission_required(Perm.OVERRIDE_DECISION, raise_exception=True)
 def review_queue(request: HttpRequest) -> HttpResponse:
-    queue = selectors.review_queue(applications=selectors.application_list_for(user=request.user))
+    queue = selectors.review_queue_for(user=request.user)
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -183,5 +190,16 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "page_obj": page,
             "decisions": page.object_list,
             "is_paginated": page.has_other_pages(),
+            "senior_pd": settings.CREDSCOPE_SENIOR_OVERRIDE_PD,
         },
+    )
+
+
+@require_GET
+@permission_required(Perm.VIEW_OVERRIDE_REPORT, raise_exception=True)
+def override_report(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "applicants/override_report.html",
+        {"rows": selectors.override_report(user=request.user)},
     )

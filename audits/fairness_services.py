@@ -3,7 +3,7 @@
 A completed audit holds an immutable snapshot (inputs, figures, code and model versions);
 its sha256 goes into the audit trail when it is written and again when it is signed off, so
 a copy of the trail proves which figures were signed. A signed audit never changes: the
-services here refuse, and the database refuses too (migration 0005).
+services here refuse, and the database refuses too (migration 0010).
 """
 
 from __future__ import annotations

@@ -9,25 +9,19 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
-from audits.models import AuditEvent, FairnessAudit
+from audits.models import AuditEvent, ChainVerificationRun, FairnessAudit
 from credscope_site.roles import Perm
 from scoring.models import Decision
 
 
-def audit_event_list(
-    *, user: AbstractBaseUser, action: str = "", actor: str = "", target_type: str = ""
-) -> QuerySet[AuditEvent]:
-    """Events the user may read, newest first, filtered by the given fields when set."""
+def audit_event_list(*, user: AbstractBaseUser) -> QuerySet[AuditEvent]:
+    """Events the user may read (all of them, for readers of the trail), newest first.
+
+    Filters are applied on top by `audits.filters.AuditEventFilter`.
+    """
     if not user.has_perm(Perm.VIEW_AUDIT_TRAIL):
         return AuditEvent.objects.none()
-    events = AuditEvent.objects.select_related("actor").order_by("-sequence")
-    if action:
-        events = events.filter(action=action)
-    if actor:
-        events = events.filter(actor_name__iexact=actor)
-    if target_type:
-        events = events.filter(target_type=target_type)
-    return events
+    return AuditEvent.objects.order_by("-sequence")
 
 
 def events_for_target(*, target_type: str, target_id: str) -> QuerySet[AuditEvent]:
@@ -143,3 +137,10 @@ def fairness_filter_choices() -> dict[str, list]:
             .distinct()
         ),
     }
+
+
+def latest_verification_run(*, user: AbstractBaseUser) -> ChainVerificationRun | None:
+    """The newest chain verification, for readers of the trail; None for anyone else."""
+    if not user.has_perm(Perm.VIEW_AUDIT_TRAIL):
+        return None
+    return ChainVerificationRun.objects.select_related("requested_by").first()

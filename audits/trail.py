@@ -1,5 +1,11 @@
 """The only way into the audit trail: `record()` appends, `verify()` checks the whole chain.
 
+Each event's hash is an HMAC-SHA256, keyed by AUDIT_CHAIN_KEY (never stored in the database),
+of the previous hash and the event's canonical content; the key's id is recorded on the event.
+Events from before the chain was keyed keep their plain sha256 and are anchored by the first
+keyed event after them, normally the `audit.rekeyed` event (docs/AUDIT.md). Checkpoints of
+the head, written outside the database (`audits.checkpoints`), catch a removed tail.
+
 Appends are serialised so concurrent writers never fork the chain: on PostgreSQL with a
 transaction-scoped advisory lock, on SQLite by its IMMEDIATE transactions (see settings). Call
 `record()` inside the transaction of the change it records, so both commit or neither does.
@@ -7,18 +13,20 @@ transaction-scoped advisory lock, on SQLite by its IMMEDIATE transactions (see s
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from audits import checkpoints, keys
 from audits.actions import AuditAction
 from audits.models import AuditEvent
 from credscope_site.fields import bulk_batch_size
@@ -28,6 +36,8 @@ GENESIS_HASH = "0" * 64
 SYSTEM_ACTOR_NAME = "system"
 # Any constant works; it only has to be the same in every process that appends.
 _POSTGRES_APPEND_LOCK_KEY = 0x43524544_41554454  # "CRED" "AUDT"
+
+logger = logging.getLogger(__name__)
 
 
 def record(
@@ -103,30 +113,71 @@ def _content(
     }
 
 
-def _append(contents: list[dict[str, Any]]) -> list[AuditEvent]:
-    if not contents:
-        return []
+def chain_rekey(*, actor: AbstractBaseUser | None = None, model: type = AuditEvent) -> Any:
+    """Append an `audit.rekeyed` event when the head is not signed by the current key.
+
+    It records the head it seals (sequence, hash, key id), so the unkeyed events before it (or
+    those under a retired key) are anchored by an HMAC only the current key can produce.
+    Returns None when the head is already under the current key. `model` lets a data
+    migration pass its historical model.
+    """
     with transaction.atomic():
         _lock_chain_for_append()
-        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+        head = model.objects.order_by("-sequence").values("sequence", "hash", "key_id").first()
+        if head is None or head["key_id"] == keys.signing_key_id():
+            return None
+        payload = {
+            "from_key_id": head["key_id"] or "unkeyed",
+            "to_key_id": keys.signing_key_id(),
+            "sealed_sequence": head["sequence"],
+            "sealed_hash": head["hash"],
+        }
+        content = _content(action=AuditAction.AUDIT_REKEYED, actor=actor, payload=payload)
+        return _append([content], model=model)[0]
+
+
+def _append(contents: list[dict[str, Any]], model: type = AuditEvent) -> list[Any]:
+    if not contents:
+        return []
+    key_id = keys.signing_key_id()
+    with transaction.atomic():
+        _lock_chain_for_append()
+        last = model.objects.order_by("-sequence").values("sequence", "hash").first()
         sequence = last["sequence"] if last else 0
         prev_hash = last["hash"] if last else GENESIS_HASH
         events = []
         for content in contents:
             sequence += 1
-            digest = event_hash(sequence=sequence, prev_hash=prev_hash, **content)
+            digest = event_hash(key_id=key_id, sequence=sequence, prev_hash=prev_hash, **content)
             events.append(
-                AuditEvent(sequence=sequence, prev_hash=prev_hash, hash=digest, **content)
+                model(sequence=sequence, prev_hash=prev_hash, hash=digest, key_id=key_id, **content)
             )
             prev_hash = digest
         if len(events) == 1:
             events[0].save(force_insert=True)
-            return events
-        return AuditEvent.objects.bulk_create(events, batch_size=bulk_batch_size(AuditEvent))
+        else:
+            events = model.objects.bulk_create(events, batch_size=bulk_batch_size(model))
+        _checkpoint_after_commit(first=events[0].sequence, last=events[-1])
+        return events
+
+
+def _checkpoint_after_commit(*, first: int, last: Any) -> None:
+    """Every CREDSCOPE_AUDIT_CHECKPOINT_EVERY events, write the head outside the database.
+
+    After commit only: a checkpoint must never name an event that was rolled back. A failing
+    sink is logged and does not fail the change (the next checkpoint, at the latest beat's in
+    five minutes, covers it).
+    """
+    every = settings.CREDSCOPE_AUDIT_CHECKPOINT_EVERY
+    if every <= 0 or (first - 1) // every == last.sequence // every:
+        return
+    head = checkpoints.Head(sequence=last.sequence, hash=last.hash, key_id=last.key_id)
+    transaction.on_commit(lambda: checkpoints.checkpoint_write(head=head), robust=True)
 
 
 def event_hash(
     *,
+    key_id: str,
     sequence: int,
     prev_hash: str,
     occurred_at: datetime,
@@ -138,24 +189,23 @@ def event_hash(
     payload: Mapping[str, Any],
     request_id: str,
 ) -> str:
-    """sha256 of the previous hash and the canonical JSON of the event's content."""
-    canonical = json.dumps(
-        {
-            "sequence": sequence,
-            "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "actor_id": actor_id,
-            "actor_name": actor_name,
-            "action": action,
-            "target_type": target_type,
-            "target_id": target_id,
-            "payload": payload,
-            "request_id": request_id,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    """HMAC-SHA256 under key `key_id` of the previous hash and the canonical JSON of the
+    event's content (which names the key); plain sha256 for a legacy, unkeyed event."""
+    content = {
+        "sequence": sequence,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "payload": payload,
+        "request_id": request_id,
+    }
+    if key_id != keys.UNKEYED:
+        content["key_id"] = key_id  # legacy events were hashed without it; keep them valid
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return keys.sign(key_id, prev_hash + canonical)
 
 
 @dataclass(frozen=True)
@@ -172,29 +222,92 @@ class ChainBreak:
 
 @dataclass(frozen=True)
 class ChainVerification:
+    """What `verify()` found: the first break in the chain, or else the first checkpoint the
+    table no longer matches (a removed tail, a rewritten chain)."""
+
     checked: int
+    head_sequence: int
     head_hash: str
     first_break: ChainBreak | None
+    checkpoint_problem: str | None = None
+    checkpoints_checked: int = 0
+    #: The newest checkpoint (by number) the table was found to match, with its sink.
+    checkpoint_reached: str | None = None
+    #: True when the newest event is not under the current key (run `audit_rekey`).
+    head_unkeyed: bool = False
 
     @property
     def intact(self) -> bool:
-        return self.first_break is None
+        return self.first_break is None and self.checkpoint_problem is None
+
+    @property
+    def verdict(self) -> str:
+        """One line a person can act on."""
+        if self.first_break is not None:
+            return f"BROKEN at {self.first_break}"
+        if self.checkpoint_problem is not None:
+            return f"BROKEN: {self.checkpoint_problem}"
+        reached = f", checkpoint {self.checkpoint_reached}" if self.checkpoint_reached else ""
+        return f"intact: {self.checked} event(s){reached}, head {self.head_hash[:16]}"
 
 
 def verify(chunk_size: int = 2000) -> ChainVerification:
-    """Recompute every hash in order; report the first event that was edited, removed or moved."""
-    expected_sequence, expected_prev, checked = 1, GENESIS_HASH, 0
+    """Recompute every hash in order under the configured keys, then hold the table against
+    every checkpoint; report the first event edited, removed or moved, or the missing tail."""
+    recorded = checkpoints.checkpoint_read_all()
+    by_sequence: dict[int, list[checkpoints.Checkpoint]] = {}
+    for checkpoint in recorded.checkpoints:
+        by_sequence.setdefault(checkpoint.sequence, []).append(checkpoint)
+    expected_sequence, expected_prev, checked, keyed_seen = 1, GENESIS_HASH, 0, False
+    head_key_id = keys.UNKEYED
     for event in _events_in_chain_order(chunk_size):
         checked += 1
-        if event.sequence != expected_sequence:
-            return _broken(event, checked, expected_prev, _gap_reason(expected_sequence, event))
-        if event.prev_hash != expected_prev:
-            reason = (
-                "its prev_hash does not match the event before it "
-                "(that event was edited, removed or replaced)"
-            )
+        reason = _link_problem(event, expected_sequence, expected_prev, keyed_seen)
+        if reason:
             return _broken(event, checked, expected_prev, reason)
+        for checkpoint in by_sequence.get(event.sequence, ()):
+            if checkpoint.hash != event.hash:
+                return _broken(
+                    event,
+                    checked,
+                    expected_prev,
+                    f"its hash differs from the one {checkpoint.label} recorded "
+                    "(the chain was rewritten up to here)",
+                )
+        keyed_seen = keyed_seen or event.key_id != keys.UNKEYED
+        head_key_id = event.key_id
+        expected_sequence, expected_prev = event.sequence + 1, event.hash
+    head_sequence = expected_sequence - 1
+    return ChainVerification(
+        checked=checked,
+        head_sequence=head_sequence,
+        head_hash=expected_prev,
+        first_break=None,
+        checkpoint_problem=recorded.problem or _missing_tail(recorded.checkpoints, head_sequence),
+        checkpoints_checked=len(recorded.checkpoints),
+        checkpoint_reached=_reached(recorded.checkpoints, head_sequence),
+        head_unkeyed=checked > 0 and head_key_id != keys.signing_key_id(),
+    )
+
+
+def _link_problem(
+    event: AuditEvent, expected_sequence: int, expected_prev: str, keyed_seen: bool
+) -> str:
+    if event.sequence != expected_sequence:
+        return _gap_reason(expected_sequence, event)
+    if event.prev_hash != expected_prev:
+        return (
+            "its prev_hash does not match the event before it "
+            "(that event was edited, removed or replaced)"
+        )
+    if event.key_id == keys.UNKEYED and keyed_seen:
+        return (
+            "it carries no key id after the chain was keyed (forged: only events older "
+            "than the first keyed event may be unkeyed)"
+        )
+    try:
         recomputed = event_hash(
+            key_id=event.key_id,
             sequence=event.sequence,
             prev_hash=event.prev_hash,
             occurred_at=event.occurred_at,
@@ -206,11 +319,37 @@ def verify(chunk_size: int = 2000) -> ChainVerification:
             payload=event.payload,
             request_id=event.request_id,
         )
-        if recomputed != event.hash:
-            reason = "its content does not match its hash (the row was edited)"
-            return _broken(event, checked, expected_prev, reason)
-        expected_sequence, expected_prev = event.sequence + 1, event.hash
-    return ChainVerification(checked=checked, head_hash=expected_prev, first_break=None)
+    except keys.UnknownKeyError:
+        return (
+            f"it is signed with key id {event.key_id!r}, which is not configured "
+            "(AUDIT_CHAIN_KEY or AUDIT_CHAIN_RETIRED_KEYS)"
+        )
+    if recomputed != event.hash:
+        return "its content does not match its hash (the row was edited)"
+    return ""
+
+
+def _missing_tail(recorded: Sequence[checkpoints.Checkpoint], head_sequence: int) -> str | None:
+    beyond = [c for c in recorded if c.sequence > head_sequence]
+    if not beyond:
+        return None
+    furthest = max(beyond, key=lambda c: (c.sequence, c.number))
+    first_missing = head_sequence + 1
+    span = (
+        f"event {first_missing}"
+        if first_missing == furthest.sequence
+        else f"events {first_missing}\u2013{furthest.sequence}"
+    )
+    verb = "is" if first_missing == furthest.sequence else "are"
+    return f"{span} recorded in {furthest.label} {verb} missing (the chain's tail was removed)"
+
+
+def _reached(recorded: Sequence[checkpoints.Checkpoint], head_sequence: int) -> str | None:
+    confirmed = [c for c in recorded if c.sequence <= head_sequence]
+    if not confirmed:
+        return None
+    newest = max(confirmed, key=lambda c: (c.sequence, c.number))
+    return f"{newest.number} (sequence {newest.sequence}, {newest.sink})"
 
 
 def _events_in_chain_order(chunk_size: int) -> Iterator[AuditEvent]:
@@ -229,6 +368,7 @@ def _gap_reason(expected_sequence: int, event: AuditEvent) -> str:
 def _broken(event: AuditEvent, checked: int, head: str, reason: str) -> ChainVerification:
     return ChainVerification(
         checked=checked,
+        head_sequence=event.sequence - 1,
         head_hash=head,
         first_break=ChainBreak(event_id=event.pk, sequence=event.sequence, reason=reason),
     )

@@ -10,6 +10,7 @@ from applicants.apis import (
     ApplicationOutcomeApi,
 )
 from applicants.batch_apis import BatchCreateApi, BatchDetailApi, BatchResultsApi
+from applicants.review_apis import ApplicationOverrideApi, ReviewQueueApi
 from audits.apis import (
     FairnessAuditCollectionApi,
     FairnessAuditDetailApi,
@@ -38,16 +39,22 @@ urlpatterns = [
         name="application-explanation",
     ),
     path(
-        "applications/<int:application_id>/outcome/",
-        ApplicationOutcomeApi.as_view(),
-        name="application-outcome",
+        "applications/<int:application_id>/override/",
+        ApplicationOverrideApi.as_view(),
+        name="application-override",
     ),
+    path("review-queue/", ReviewQueueApi.as_view(), name="review-queue"),
     path("batches/", BatchCreateApi.as_view(), name="batches"),
     path("batches/<int:batch_id>/", BatchDetailApi.as_view(), name="batch"),
     path("batches/<int:batch_id>/results.csv", BatchResultsApi.as_view(), name="batch-results"),
     path("models/", ModelListApi.as_view(), name="models"),
     path("models/active/", ModelActiveApi.as_view(), name="model-active"),
     path("policies/", PolicyCollectionApi.as_view(), name="policies"),
+    path(
+        "applications/<int:application_id>/outcome/",
+        ApplicationOutcomeApi.as_view(),
+        name="application-outcome",
+    ),
     path("fairness-audits/", FairnessAuditCollectionApi.as_view(), name="fairness-audits"),
     path(
         "fairness-audits/<int:audit_id>/", FairnessAuditDetailApi.as_view(), name="fairness-audit"

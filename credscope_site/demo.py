@@ -19,6 +19,8 @@ DEMO_USERNAMES: dict[Role, str] = {
     Role.LOAN_OFFICER: "officer",
     Role.COMPLIANCE: "compliance",
     Role.MODEL_ADMIN: "modeladmin",
+    Role.CREDIT_REVIEWER: "reviewer",
+    Role.SENIOR_CREDIT_REVIEWER: "senior",
 }
 
 

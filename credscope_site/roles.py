@@ -1,4 +1,4 @@
-"""The three roles and what each may do, named once.
+"""The roles and what each may do, named once.
 
 Groups are created and kept in step by data migrations that call `sync_role_groups`: the
 first in this package, and one in each app whose migration adds permissions a role needs.
@@ -17,6 +17,9 @@ class Role(models.TextChoices):
     LOAN_OFFICER = "loan_officer", "Loan officer"
     COMPLIANCE = "compliance", "Compliance"
     MODEL_ADMIN = "model_admin", "Model admin"
+    # Four eyes: overrides come from people other than the officer who submitted.
+    CREDIT_REVIEWER = "credit_reviewer", "Credit reviewer"
+    SENIOR_CREDIT_REVIEWER = "senior_credit_reviewer", "Senior credit reviewer"
 
 
 class Perm:
@@ -26,7 +29,11 @@ class Perm:
     SUBMIT_APPLICATION = "applicants.add_loanapplication"
     VIEW_OWN_APPLICATIONS = "applicants.view_loanapplication"
     VIEW_ALL_APPLICATIONS = "applicants.view_all_loanapplications"
+    # The review permission: override a decision awaiting review (never one's own).
     OVERRIDE_DECISION = "scoring.add_decisionoverride"
+    # Needed too for overrides of a model REJECT into APPROVE, or above the senior PD.
+    SENIOR_OVERRIDE = "scoring.override_high_risk"
+    VIEW_OVERRIDE_REPORT = "scoring.view_decisionoverride"
     SUBMIT_BATCH = "scoring.add_batchjob"
     VIEW_BATCHES = "scoring.view_batchjob"
     VIEW_MODELS = "scoring.view_modelversion"
@@ -45,7 +52,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         {
             Perm.SUBMIT_APPLICATION,
             Perm.VIEW_OWN_APPLICATIONS,
-            Perm.OVERRIDE_DECISION,
             Perm.SUBMIT_BATCH,
             Perm.VIEW_BATCHES,
         }
@@ -55,12 +61,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.VIEW_AUDIT_TRAIL,
             Perm.VIEW_OWN_APPLICATIONS,
             Perm.VIEW_ALL_APPLICATIONS,
+            # Batches are applications too: compliance reads every one (list, detail, results).
+            Perm.VIEW_BATCHES,
             Perm.VIEW_MODELS,
             Perm.VIEW_POLICY,
             Perm.RECORD_OUTCOME,
             Perm.VIEW_FAIRNESS_AUDITS,
             Perm.RUN_FAIRNESS_AUDIT,
             Perm.SIGN_OFF_FAIRNESS_AUDIT,
+            Perm.VIEW_OVERRIDE_REPORT,
         }
     ),
     Role.MODEL_ADMIN: frozenset(
@@ -71,6 +80,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.VIEW_POLICY,
             Perm.CHANGE_POLICY,
             Perm.RECORD_OUTCOME,
+        }
+    ),
+    # Reviewers read every application (the queue spans officers) and override those
+    # awaiting review that someone else submitted.
+    Role.CREDIT_REVIEWER: frozenset(
+        {Perm.VIEW_OWN_APPLICATIONS, Perm.VIEW_ALL_APPLICATIONS, Perm.OVERRIDE_DECISION}
+    ),
+    Role.SENIOR_CREDIT_REVIEWER: frozenset(
+        {
+            Perm.VIEW_OWN_APPLICATIONS,
+            Perm.VIEW_ALL_APPLICATIONS,
+            Perm.OVERRIDE_DECISION,
+            Perm.SENIOR_OVERRIDE,
         }
     ),
 }

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from applicants.selectors import officer_dashboard
-from audits.selectors import fairness_audit_latest_for
+from audits.selectors import fairness_audit_latest_for, latest_verification_run
 from credscope_site import health
 from credscope_site.navigation import items_for
 from credscope_site.roles import Perm, roles_of
@@ -24,6 +24,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "areas": areas,
             "roles": roles_of(request.user),
             "applications": officer_dashboard(user=request.user),
+            "latest_run": latest_verification_run(user=request.user),
+            "can_read_trail": request.user.has_perm(Perm.VIEW_AUDIT_TRAIL),
             "show_fairness": request.user.has_perm(Perm.VIEW_FAIRNESS_AUDITS),
             "fairness_latest": fairness_audit_latest_for(user=request.user),
         },

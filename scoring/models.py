@@ -199,6 +199,9 @@ class DecisionOverride(models.Model):
                 condition=~Q(justification=""), name="override_has_justification"
             ),
         ]
+        permissions = [
+            ("override_high_risk", "Can override model rejections and high-risk decisions"),
+        ]
 
     def __str__(self) -> str:
         return f"override {self.outcome} of decision #{self.decision_id}"

@@ -2,7 +2,8 @@
 and the credit history an applicant was scored with.
 
 Every read that a user asks for is scoped here: an officer sees only their own batches (a
-batch they may not see answers 404, exactly like one that does not exist).
+batch they may not see answers 404, exactly like one that does not exist); compliance, who
+read every application, read every batch.
 """
 
 from __future__ import annotations
@@ -41,14 +42,14 @@ RESULT_COLUMNS = (
 
 
 def batch_list_for(*, user: AbstractBaseUser) -> QuerySet[BatchJob]:
-    """The batches `user` uploaded, newest first (an officer sees only their own)."""
+    """The batches `user` may read, newest first: an officer their own; a reader of every
+    application (compliance) every batch, since a batch is only applications."""
     if not getattr(user, "is_authenticated", False) or not user.has_perm(Perm.VIEW_BATCHES):
         return BatchJob.objects.none()
-    return (
-        BatchJob.objects.filter(created_by=user)
-        .select_related("created_by")
-        .order_by("-created_at", "-pk")
-    )
+    batches = BatchJob.objects.select_related("created_by").order_by("-created_at", "-pk")
+    if user.has_perm(Perm.VIEW_ALL_APPLICATIONS):
+        return batches
+    return batches.filter(created_by=user)
 
 
 def batch_get_for(*, user: AbstractBaseUser, batch_id: int) -> BatchJob:

@@ -57,6 +57,41 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         missing("needs Redis: run with REDIS_URL=redis://127.0.0.1:6379/0 and Redis running")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def flush_past_the_audit_triggers() -> Iterator[None]:
+    """Let the suite empty its PostgreSQL test database between transactional tests.
+
+    The audit table refuses TRUNCATE (audits migration 0006), which is how Django flushes.
+    The suite connects as a superuser, who may skip triggers for a session, as an operator
+    restoring a database would; only this test-database flush does.
+    """
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: DatabaseOperations, sql_list: list[str]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = replica")
+        try:
+            original(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SET session_replication_role = origin")
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    DatabaseOperations.execute_sql_flush = original
+
+
+@pytest.fixture(autouse=True)
+def audit_checkpoint_dir(settings, tmp_path) -> Path:
+    """Each test's checkpoints in its own directory: the database is rolled back after each
+    test, and a checkpoint left by another test would report its events as missing."""
+    path = tmp_path / "audit-checkpoints"
+    settings.CREDSCOPE_AUDIT_CHECKPOINT_DIR = path
+    return path
+
+
 # --- data -------------------------------------------------------------------------------------
 
 
@@ -100,6 +135,17 @@ def other_officer(db):
 @pytest.fixture
 def compliance(db):
     return UserFactory(username="compliance", roles=["compliance"])
+
+
+@pytest.fixture
+def reviewer(db):
+    """A credit reviewer: reviews other officers' referred applications (four eyes)."""
+    return UserFactory(username="reviewer", roles=["credit_reviewer"])
+
+
+@pytest.fixture
+def senior_reviewer(db):
+    return UserFactory(username="senior", roles=["senior_credit_reviewer"])
 
 
 @pytest.fixture
@@ -192,6 +238,7 @@ def celery_worker_process(
         "DATABASE_URL": database_url_of_test_db(),
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CREDSCOPE_AUDIT_CHECKPOINT_DIR": str(settings.CREDSCOPE_AUDIT_CHECKPOINT_DIR),
     }
     from credscope_site.celery import app
 

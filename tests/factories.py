@@ -6,17 +6,9 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-DEFAULT_PASSWORD = "correct horse battery staple"
+from tests.scoring.ml.ml_support import SEED_APPLICATION_ROW  # noqa: F401 - re-exported
 
-#: The seed's example payload: Kaggle application columns, as API clients send them.
-SEED_APPLICATION_ROW = {
-    "AMT_INCOME_TOTAL": 180000,
-    "AMT_CREDIT": 500000,
-    "DAYS_BIRTH": -15000,
-    "EXT_SOURCE_1": 0.65,
-    "EXT_SOURCE_2": 0.72,
-    "EXT_SOURCE_3": 0.58,
-}
+DEFAULT_PASSWORD = "correct horse battery staple"
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -1,26 +1,42 @@
 """A real task travels through Redis to a real worker process and its result comes back."""
 
+import time
+
 import pytest
 
-from audits import trail
+from audits import services, trail
 from audits.actions import AuditAction
+from audits.models import AuditEvent, ChainVerificationRun
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.slow]
 
 
-def test_worker_verifies_the_audit_trail_and_returns_the_result(celery_worker_process) -> None:
+def test_worker_verifies_the_audit_trail_for_a_requested_run(
+    celery_worker_process, compliance
+) -> None:
+    """The trail page's "Verify chain": a run is stored, a real worker fills in the verdict."""
+    for i in range(3):
+        trail.record(action=AuditAction.APPLICATION_SUBMITTED, payload={"i": i})
+    run = services.verification_run_request(user=compliance)
+    assert run.status == ChainVerificationRun.Status.PENDING
+    deadline = time.monotonic() + 60
+    while not run.done and time.monotonic() < deadline:
+        time.sleep(0.2)
+        run.refresh_from_db()
+    assert run.status == ChainVerificationRun.Status.INTACT, run.verdict
+    assert run.events_checked == 4 and run.head_sequence == 4  # with the request's own event
+    assert run.verdict.startswith("intact: 4 event(s)") and run.finished_at >= run.requested_at
+    verified = AuditEvent.objects.order_by("-sequence").first()
+    assert verified.action == AuditAction.TRAIL_VERIFIED and verified.payload["run_id"] == run.pk
+
+
+def test_the_nightly_task_through_a_worker_stores_its_own_run(celery_worker_process) -> None:
     from audits.tasks import verify_audit_trail
 
-    events = [trail.record(action=AuditAction.TRAIL_VERIFIED, payload={"i": i}) for i in range(3)]
-    async_result = verify_audit_trail.delay()
-    result = async_result.get(timeout=60)
-    assert async_result.status == "SUCCESS"
-    assert result == {
-        "intact": True,
-        "checked": 3,
-        "head_hash": events[-1].hash,
-        "first_break": None,
-    }
+    trail.record(action=AuditAction.APPLICATION_SUBMITTED)
+    result = verify_audit_trail.delay().get(timeout=60)
+    run = ChainVerificationRun.objects.get(pk=result["run_id"])
+    assert result["status"] == "intact" and run.requested_by is None and run.events_checked == 1
 
 
 def test_celery_defaults_do_not_lose_work() -> None:

@@ -30,20 +30,56 @@ def test_state_lives_in_named_volumes() -> None:
     for name in ("postgres", "redis", "web", "worker", "beat"):
         for volume in SERVICES[name].get("volumes", []):
             source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                # Configuration from the repository, never state: read-only, and it exists.
+                assert volume.endswith(":ro"), f"{name} mounts {source} writable"
+                assert (REPO_ROOT / source).is_file(), source
+                continue
             assert source in named, f"{name} mounts {source}, which is not a named volume"
-    assert {"pgdata", "redisdata", "models"} <= named
+    assert {"pgdata", "redisdata", "models", "audit-checkpoints"} <= named
+
+
+def read_env_example(name: str) -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in (REPO_ROOT / name).read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+
+
+def test_the_app_connects_as_the_runtime_role_and_only_migrate_as_the_owner() -> None:
+    app, db = read_env_example(".env.example"), read_env_example(".env.db.example")
+    assert app["DATABASE_URL"].startswith("postgres://credscope_app:")
+    assert "DATABASE_URL_MIGRATE" not in app and "POSTGRES_PASSWORD" not in app
+    assert db["DATABASE_URL_MIGRATE"].startswith("postgres://credscope_owner:")
+    assert app["DATABASE_URL"].rsplit("@", 1)[1] == db["DATABASE_URL_MIGRATE"].rsplit("@", 1)[1]
+    assert SERVICES["postgres"]["env_file"] == ".env.db"
+    assert SERVICES["migrate"]["env_file"] == [".env", ".env.db"]
+    for name in ("web", "worker", "beat"):
+        assert SERVICES[name]["env_file"] == ".env", name
+    init = [v for v in SERVICES["postgres"]["volumes"] if "docker-entrypoint-initdb.d" in v]
+    assert init == [
+        "./deploy/postgres/initdb.sh:/docker-entrypoint-initdb.d/10-credscope-roles.sh:ro"
+    ]
+    script = (REPO_ROOT / "deploy" / "postgres" / "initdb.sh").read_text()
+    assert "-f /credscope-db/roles.sql" in script
+    assert (
+        "./deploy/postgres/roles.sql:/credscope-db/roles.sql:ro" in SERVICES["postgres"]["volumes"]
+    )
 
 
 def test_web_worker_and_beat_share_image_and_settings() -> None:
     app_services = [SERVICES[n] for n in ("web", "worker", "beat", "migrate")]
     assert len({s["image"] for s in app_services}) == 1
-    assert all(s["env_file"] == ".env" for s in app_services)
-    example = dict(
-        line.split("=", 1)
-        for line in (REPO_ROOT / ".env.example").read_text().splitlines()
-        if line and not line.startswith("#")
-    )
-    for variable in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DATABASE_URL", "REDIS_URL"):
+    assert all(".env" in s["env_file"] for s in app_services)
+    example = read_env_example(".env.example")
+    for variable in (
+        "DJANGO_SETTINGS_MODULE",
+        "SECRET_KEY",
+        "AUDIT_CHAIN_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+    ):
         assert example.get(variable), variable
     settings_module = example["DJANGO_SETTINGS_MODULE"]
     assert importlib.util.find_spec(settings_module) is not None

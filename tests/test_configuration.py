@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     base.pop("SECRET_KEY", None)
+    base.pop("AUDIT_CHAIN_KEY", None)
     base.pop("DEBUG", None)
     return subprocess.run(
         [sys.executable, *args],
@@ -78,6 +79,7 @@ def test_production_settings_pass_check_deploy_without_warnings(tmp_path) -> Non
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         DJANGO_SETTINGS_MODULE="credscope_site.settings.production",
         SECRET_KEY=secrets.token_urlsafe(64),
+        AUDIT_CHAIN_KEY=secrets.token_urlsafe(48),
         ALLOWED_HOSTS="credscope.example.com",
         DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
         REDIS_URL="redis://127.0.0.1:6379/0",
@@ -93,3 +95,65 @@ def test_development_secret_key_is_generated_once_and_kept(tmp_path) -> None:
     assert len(first) >= 50
     assert development_secret_key(tmp_path) == first
     assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+
+
+def test_production_without_an_audit_chain_key_stops_with_one_line() -> None:
+    result = run(
+        ["manage.py", "check"],
+        DJANGO_SETTINGS_MODULE="credscope_site.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="credscope.example.com",
+    )
+    assert_one_clear_line(
+        result,
+        "AUDIT_CHAIN_KEY must be set when DEBUG is off "
+        '(python -c "import secrets; print(secrets.token_urlsafe(48))")',
+    )
+
+
+def test_a_short_audit_chain_key_is_refused() -> None:
+    result = run(["manage.py", "check"], AUDIT_CHAIN_KEY="hunter2")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "credscope: configuration error: AUDIT_CHAIN_KEY is too short: use at least 32"
+    )
+    assert "hunter2" not in result.stderr  # the secret is never echoed
+
+
+def test_audit_chain_keys_name_the_signing_key_and_keep_retired_ones(tmp_path) -> None:
+    from credscope_site.config import (
+        ConfigurationError,
+        audit_chain_keys,
+        development_audit_chain_key,
+    )
+
+    new, old = "n" * 40, "o" * 40
+    keys, signing = audit_chain_keys(f"2027-01:{new}", f"{old}, 2025.q3:{'p' * 32}")
+    assert signing == "2027-01" and keys["2027-01"] == new.encode()
+    assert len(keys) == 3 and keys["2025.q3"] == b"p" * 32
+    fingerprint_id = next(k for k in keys if k not in ("2027-01", "2025.q3"))
+    assert fingerprint_id.startswith("k") and old not in fingerprint_id
+    with pytest.raises(ConfigurationError, match="key id '2027-01' is used for two keys"):
+        audit_chain_keys(f"2027-01:{new}", f"2027-01:{old}")
+    with pytest.raises(ConfigurationError, match="a key id"):
+        audit_chain_keys(f"bad id!:{new}")
+    generated = development_audit_chain_key(tmp_path)
+    assert len(generated) >= 48 and development_audit_chain_key(tmp_path) == generated
+    assert oct((tmp_path / "audit_chain_key").stat().st_mode)[-3:] == "600"
+
+
+def test_a_migration_url_for_another_database_is_refused() -> None:
+    result = run(
+        ["manage.py", "check"],
+        DATABASE_URL="postgres://credscope_app:a@127.0.0.1:5432/credscope",
+        DATABASE_URL_MIGRATE="postgres://credscope_owner:b@127.0.0.1:5432/elsewhere",
+    )
+    assert_one_clear_line(
+        result,
+        "DATABASE_URL_MIGRATE must name the same database as DATABASE_URL "
+        "(only the user and password differ)",
+    )
+    malformed = run(["manage.py", "check"], DATABASE_URL_MIGRATE="nonsense")
+    assert malformed.stderr.startswith(
+        "credscope: configuration error: DATABASE_URL_MIGRATE is malformed"
+    )

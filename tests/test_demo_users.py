@@ -14,7 +14,7 @@ def test_demo_users_one_per_role_with_stable_passwords(client, settings, tmp_pat
     call_command("create_demo_users")
     assert capsys.readouterr().out == printed  # same passwords on every run
     rows = [line.split() for line in printed.splitlines()[1:]]
-    assert [row[0] for row in rows] == ["officer", "compliance", "modeladmin"]
+    assert [row[0] for row in rows] == ["officer", "compliance", "modeladmin", "reviewer", "senior"]
     for username, password, *_ in rows:
         assert client.login(username=username, password=password)
     assert AuditEvent.objects.filter(action=AuditAction.DEMO_USERS_CREATED).count() == 1

@@ -26,9 +26,22 @@ def nav_labels(response) -> list[str]:
 @pytest.mark.parametrize(
     ("persona", "expected_nav"),
     [
-        ("officer", ["Dashboard", "Applications", "New application", "Review", "Batches"]),
-        ("compliance", ["Dashboard", "Applications", "Audit trail", "Fairness", "Models"]),
+        ("officer", ["Dashboard", "Applications", "New application", "Batches"]),
+        (
+            "compliance",
+            [
+                "Dashboard",
+                "Applications",
+                "Batches",
+                "Audit trail",
+                "Overrides",
+                "Fairness",
+                "Models",
+            ],
+        ),
         ("model_admin", ["Dashboard", "Models"]),
+        ("reviewer", ["Dashboard", "Applications", "Review"]),
+        ("senior_reviewer", ["Dashboard", "Applications", "Review"]),
     ],
 )
 def test_navigation_shows_each_role_only_its_areas(client, request, persona, expected_nav):
@@ -96,4 +109,6 @@ def test_compliance_trail_page_lists_and_filters_events(client, compliance, offi
 
 
 def test_role_values_are_the_group_names() -> None:
-    assert [r.value for r in Role] == ["loan_officer", "compliance", "model_admin"]
+    assert [r.value for r in Role] == [
+        "loan_officer", "compliance", "model_admin", "credit_reviewer", "senior_credit_reviewer",
+    ]  # fmt: skip

@@ -1,7 +1,8 @@
 """Settings shared by every environment, all read from the environment (12-factor).
 
 Environment variables (see README and .env.example):
-DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, CREDSCOPE_MODEL_DIR, CREDSCOPE_DATA_DIR.
+DATABASE_URL, DATABASE_URL_MIGRATE, REDIS_URL, SECRET_KEY, AUDIT_CHAIN_KEY, DEBUG, ALLOWED_HOSTS,
+CREDSCOPE_MODEL_DIR, CREDSCOPE_DATA_DIR, CREDSCOPE_AUDIT_CHECKPOINT_DIR.
 A bad value raises `ConfigurationError`; the entry points turn it into one line and exit 2.
 """
 
@@ -9,11 +10,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
 from celery.schedules import crontab
 
-from credscope_site.config import ConfigurationError, database_from_url, development_secret_key
+from credscope_site.config import (
+    ConfigurationError,
+    audit_chain_keys,
+    database_from_url,
+    development_audit_chain_key,
+    development_secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = BASE_DIR / "var"
@@ -41,6 +49,21 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ConfigurationError("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = development_secret_key(VAR_DIR)
+
+# The audit chain's HMAC keys (docs/AUDIT.md). Never stored in the database: whoever can write
+# the table must not be able to re-sign it. The newest key signs; retired ones only verify.
+_audit_chain_key = env.str("AUDIT_CHAIN_KEY", default="")
+if not _audit_chain_key:
+    if not DEBUG:
+        raise ConfigurationError(
+            "AUDIT_CHAIN_KEY must be set when DEBUG is off "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+        )
+    _audit_chain_key = development_audit_chain_key(VAR_DIR)
+AUDIT_CHAIN_KEYS, AUDIT_CHAIN_KEY_ID = audit_chain_keys(
+    _audit_chain_key, env.str("AUDIT_CHAIN_RETIRED_KEYS", default="")
+)
+del _audit_chain_key
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 
@@ -100,6 +123,22 @@ DATABASES = {
         env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'credscope.sqlite3'}")
     )
 }
+# Migrations run as the schema's owner; the web and workers connect as a role that may only
+# append to the audit trail (deploy/postgres/roles.sql). `manage.py migrate` switches to this
+# URL when it is set (credscope_site/management/commands/migrate.py).
+MIGRATION_DATABASE = None
+if env.str("DATABASE_URL_MIGRATE", default=""):
+    MIGRATION_DATABASE = database_from_url(
+        env.str("DATABASE_URL_MIGRATE"), variable="DATABASE_URL_MIGRATE"
+    )
+    if any(
+        MIGRATION_DATABASE.get(part) != DATABASES["default"].get(part)
+        for part in ("ENGINE", "NAME", "HOST", "PORT")
+    ):
+        raise ConfigurationError(
+            "DATABASE_URL_MIGRATE must name the same database as DATABASE_URL "
+            "(only the user and password differ)"
+        )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so concurrent writers queue
     # instead of failing, and the audit chain's read-then-append cannot interleave.
@@ -127,7 +166,14 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Pages show times in this zone, naming it; the database stores UTC.
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+try:
+    ZoneInfo(TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError):
+    raise ConfigurationError(
+        f"TIME_ZONE is not a time zone name (got {TIME_ZONE!r}; e.g. Europe/Paris)"
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
@@ -141,6 +187,19 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every requ
 # Where model bundles and data caches live; both may be large, both stay out of git.
 CREDSCOPE_MODEL_DIR = Path(env.str("CREDSCOPE_MODEL_DIR", default=str(VAR_DIR / "models")))
 CREDSCOPE_DATA_DIR = Path(env.str("CREDSCOPE_DATA_DIR", default=str(VAR_DIR / "data")))
+
+# Audit checkpoints: the chain's head, signed, written outside the database (docs/AUDIT.md)
+# every N events and every few minutes, to each sink listed (dotted class paths).
+CREDSCOPE_AUDIT_CHECKPOINT_DIR = Path(
+    env.str("CREDSCOPE_AUDIT_CHECKPOINT_DIR", default=str(VAR_DIR / "audit-checkpoints"))
+)
+CREDSCOPE_AUDIT_CHECKPOINT_EVERY = env.int("CREDSCOPE_AUDIT_CHECKPOINT_EVERY", default=100)
+# Failed sign-ins: one audit event per (username, address) at counts 1, 10, 100, ... within
+# this many seconds, and one for the rest when the window closes (audits.auth_events).
+CREDSCOPE_FAILED_SIGN_IN_WINDOW = env.int("CREDSCOPE_FAILED_SIGN_IN_WINDOW", default=60)
+CREDSCOPE_AUDIT_CHECKPOINT_SINKS = env.list(
+    "CREDSCOPE_AUDIT_CHECKPOINT_SINKS", default=["audits.checkpoints.FileCheckpointSink"]
+)
 
 # Redis: the Celery broker and result backend, and the shared cache. Unset means the embedded
 # default: tasks run eagerly in the calling process and the cache is per process.
@@ -169,6 +228,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    "audit-checkpoint": {
+        "task": "audits.tasks.write_audit_checkpoint",
+        "schedule": env.int("CREDSCOPE_AUDIT_CHECKPOINT_INTERVAL", default=300),
+    },
+    # Failed sign-ins are counted per window; this reports the rest of each closed window.
+    "close-failed-sign-in-windows": {
+        "task": "audits.tasks.close_failed_sign_in_windows",
+        "schedule": 60,
+    },
     "verify-audit-trail-nightly": {
         "task": "audits.tasks.verify_audit_trail",
         "schedule": 24 * 3600,
@@ -244,6 +312,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"YesNoEnum": ["N", "Y"]},
 }
+
+# Four eyes: overrides of decisions with a probability of default at or above this need a
+# senior credit reviewer (as do those turning a model REJECT into APPROVE).
+CREDSCOPE_SENIOR_OVERRIDE_PD = env.float("CREDSCOPE_SENIOR_OVERRIDE_PD", default=0.20)
+if not 0 < CREDSCOPE_SENIOR_OVERRIDE_PD <= 1:
+    raise ConfigurationError("CREDSCOPE_SENIOR_OVERRIDE_PD must be a probability in (0, 1]")
 
 # Fair-lending audits (audits/fairness.py). Each protected attribute names its source column
 # in the decision frame (audits.selectors); `reference` pins the reference group (None: the

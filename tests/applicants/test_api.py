@@ -161,6 +161,25 @@ def test_another_officers_application_is_404_and_compliance_reads_all(
     assert {a["id"] for a in auditor.get(APPLICATIONS).json()["results"]} == {mine.pk, theirs.pk}
 
 
+@pytest.mark.django_db
+def test_compliance_reads_any_batch_and_its_results_officers_only_their_own(
+    officer, other_officer, compliance, model_admin
+) -> None:
+    from scoring.models import BatchJob
+
+    batch = BatchJob.objects.create(
+        created_by=other_officer, filename="b.csv", status="done", total_rows=0
+    )
+    urls = (f"/api/v1/batches/{batch.pk}/", f"/api/v1/batches/{batch.pk}/results.csv")
+    for url in urls:
+        assert client_for(compliance).get(url).status_code == 200, url
+        assert client_for(other_officer).get(url).status_code == 200, url
+        assert client_for(officer).get(url).status_code == 404, url
+        assert client_for(model_admin).get(url).status_code == 403, url
+        assert client_for(None).get(url).status_code == 401, url
+    assert client_for(compliance).get(urls[0]).json()["id"] == batch.pk
+
+
 # --- validation -------------------------------------------------------------------------------
 
 

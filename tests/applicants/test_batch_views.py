@@ -51,7 +51,7 @@ def decided_row(batch, row, **decision):
 @pytest.mark.parametrize(
     ("url_name", "expected"),
     [
-        ("applicants:batch_list", {"officer": 200, "compliance": 403, "model_admin": 403}),
+        ("applicants:batch_list", {"officer": 200, "compliance": 200, "model_admin": 403}),
         ("applicants:batch_new", {"officer": 200, "compliance": 403, "model_admin": 403}),
         ("applicants:batch_template", {"officer": 200, "compliance": 403, "model_admin": 403}),
     ],
@@ -68,6 +68,29 @@ def test_batch_pages_per_role(client, request, url_name, expected, persona) -> N
 def test_anonymous_visitors_are_sent_to_sign_in(client, url) -> None:
     response = client.get(url)
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_compliance_reads_every_officers_batches_read_only(
+    client, officer, other_officer, compliance
+) -> None:
+    mine, theirs = a_batch(officer), a_batch(other_officer, total_rows=7)
+    decided_row(theirs, 1, outcome="APPROVE")
+    client = login(client, compliance)
+    listing = client.get(reverse("applicants:batch_list")).content.decode()
+    assert "All batches" in listing and "Upload a batch" not in listing
+    for batch in (mine, theirs):
+        assert f'href="/batches/{batch.pk}/"' in listing
+    assert "<td>officer</td>" in listing and "<td>other_officer</td>" in listing
+    detail = client.get(reverse("applicants:batch_detail", args=[theirs.pk]))
+    assert detail.status_code == 200 and "by other_officer" in detail.content.decode()
+    status = client.get(reverse("applicants:batch_status", args=[theirs.pk])).json()
+    assert status["total_rows"] == 7
+    results = client.get(reverse("applicants:batch_results", args=[theirs.pk]))
+    assert results.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(b"".join(results.streaming_content).decode())))
+    assert [r["outcome"] for r in rows if r["outcome"]] == ["APPROVE"]
+    assert client.get(reverse("applicants:batch_new")).status_code == 403
+    assert client.post(reverse("applicants:batch_new")).status_code == 403
 
 
 def test_another_officers_batch_is_not_found(client, officer, other_officer) -> None:

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from applicants import views as applicant_views
@@ -41,12 +42,25 @@ def login(client, user):
 @pytest.mark.parametrize(
     ("url_name", "expected"),
     [
-        ("applicants:list", {"officer": 200, "compliance": 200, "model_admin": 403}),
-        ("applicants:new", {"officer": 200, "compliance": 403, "model_admin": 403}),
-        ("applicants:review", {"officer": 200, "compliance": 403, "model_admin": 403}),
+        (
+            "applicants:list",
+            {"officer": 200, "compliance": 200, "model_admin": 403, "reviewer": 200},
+        ),
+        (
+            "applicants:new",
+            {"officer": 200, "compliance": 403, "model_admin": 403, "reviewer": 403},
+        ),
+        (
+            "applicants:review",
+            {"officer": 403, "compliance": 403, "model_admin": 403, "reviewer": 200},
+        ),
+        (
+            "applicants:override_report",
+            {"officer": 403, "compliance": 200, "model_admin": 403, "reviewer": 403},
+        ),
     ],
 )
-@pytest.mark.parametrize("persona", ["officer", "compliance", "model_admin"])
+@pytest.mark.parametrize("persona", ["officer", "compliance", "model_admin", "reviewer"])
 def test_pages_per_role(client, request, url_name, expected, persona) -> None:
     response = login(client, request.getfixturevalue(persona)).get(reverse(url_name))
     assert response.status_code == expected[persona]
@@ -56,7 +70,12 @@ def test_pages_per_role(client, request, url_name, expected, persona) -> None:
 
 @pytest.mark.parametrize(
     ("persona", "detail", "override"),
-    [("officer", 200, 302), ("compliance", 200, 403), ("model_admin", 403, 403)],
+    [
+        ("officer", 200, 403),  # their own: four eyes
+        ("reviewer", 200, 302),
+        ("compliance", 200, 403),
+        ("model_admin", 403, 403),
+    ],
 )
 def test_application_pages_per_role(client, request, referred, persona, detail, override) -> None:
     client = login(client, request.getfixturevalue(persona))
@@ -79,6 +98,7 @@ def test_application_pages_per_role(client, request, referred, persona, detail, 
         "/applications/1/",
         "/applications/1/status/",
         "/review/",
+        "/review/report/",
     ],
 )
 def test_anonymous_visitors_are_sent_to_sign_in(client, url) -> None:
@@ -103,13 +123,13 @@ def test_another_officers_application_is_not_found(client, other_officer, referr
     listing = client.get(reverse("applicants:list")).content.decode()
     assert "Jana Novak" not in listing
     assert "No applications yet" in listing
-    assert "Nothing to review" in client.get(reverse("applicants:review")).content.decode()
+    assert client.get(reverse("applicants:review")).status_code == 403  # officers do not review
 
 
 def test_navigation_shows_an_officer_their_pages(client, officer) -> None:
     response = login(client, officer).get(reverse("dashboard"))
     labels = [item["label"] for item in response.context["nav_items"]]
-    assert labels[:5] == ["Dashboard", "Applications", "New application", "Review", "Batches"]
+    assert labels == ["Dashboard", "Applications", "New application", "Batches"]
 
 
 # --- the new-application form -------------------------------------------------------------------
@@ -213,7 +233,8 @@ def test_application_page_explains_the_decision(client, officer, referred) -> No
     assert chart["labels"][0] == "External score 2 = 0.21"
     assert "Age = 24.6 years" in chart["labels"]
     assert "vendor/chart.umd.min.js" in html
-    assert "Record my decision" in html  # the REFER can be reviewed here
+    assert "Record my decision" not in html  # their own: a second person reviews it
+    assert "awaiting a credit reviewer's decision" in html
     assert "Annual income" in html and "180,000" in html
 
 
@@ -296,12 +317,14 @@ def test_the_application_audit_history_is_shown(client, officer, referred) -> No
 # --- manual review ------------------------------------------------------------------------------
 
 
-def test_override_from_the_page_then_the_page_shows_both_decisions(
-    client, officer, referred
+def test_a_reviewer_overrides_from_the_page_and_both_names_are_shown(
+    client, officer, reviewer, referred
 ) -> None:
-    client = login(client, officer)
+    client = login(client, reviewer)
     url = reverse("applicants:detail", args=[referred.application_id])
-    assert "Jana Novak" in client.get(reverse("applicants:review")).content.decode()
+    queue = client.get(reverse("applicants:review")).content.decode()
+    assert "Jana Novak" in queue and "<td>officer</td>" in queue
+    assert "Record my decision" in client.get(url).content.decode()
 
     response = client.post(
         reverse("applicants:override", args=[referred.application_id]),
@@ -311,16 +334,64 @@ def test_override_from_the_page_then_the_page_shows_both_decisions(
     html = client.get(url).content.decode()
     assert 'id="model-outcome">Refer<' in html
     assert 'id="override-outcome">Approve<' in html
+    assert '<strong id="submitted-by">officer</strong>' in html
+    assert '<strong id="reviewed-by">reviewer</strong>' in html
     assert JUSTIFICATION in html
     assert "Record my decision" not in html
     assert "Decision overridden" in html
     assert "Nothing to review" in client.get(reverse("applicants:review")).content.decode()
 
 
-def test_override_without_justification_is_refused_and_keeps_the_choice(
-    client, officer, referred
+def test_a_self_override_from_the_page_is_refused_with_the_rule(client, officer, referred):
+    officer.groups.add(Group.objects.get(name="credit_reviewer"))  # an officer granted review
+    client = login(client, officer)
+    url = reverse("applicants:detail", args=[referred.application_id])
+    html = client.get(url).content.decode()
+    assert "Record my decision" not in html and 'id="review-refusal"' in html
+    assert "a second person must decide (four eyes)" in html
+    assert "Jana Novak" not in client.get(reverse("applicants:review")).content.decode()
+    response = client.post(
+        reverse("applicants:override", args=[referred.application_id]),
+        {"outcome": "APPROVE", "justification": JUSTIFICATION},
+    )
+    assert response.status_code == 403
+    assert "You submitted or last changed application" in response.content.decode()
+    assert not DecisionOverride.objects.exists()
+    refused = AuditEvent.objects.get(action=AuditAction.DECISION_OVERRIDE_REFUSED)
+    assert refused.actor == officer and refused.payload["reason"] == "own_application"
+
+
+def test_reject_to_approve_by_a_non_senior_reviewer_is_refused_on_the_page(
+    client, officer, reviewer, senior_reviewer
 ) -> None:
-    response = login(client, officer).post(
+    rejected = DecisionFactory(application__created_by=officer, outcome="REJECT",
+                               probability_of_default=0.18)  # fmt: skip
+    url = reverse("applicants:detail", args=[rejected.application_id])
+    override_url = reverse("applicants:override", args=[rejected.application_id])
+    body = {"outcome": "APPROVE", "justification": JUSTIFICATION}
+    page = login(client, reviewer).get(url).content.decode()
+    assert "needs a senior credit reviewer: it turns the model" in page
+    response = client.post(override_url, body)
+    assert (
+        response.status_code == 403
+        and "needs a senior credit reviewer" in response.content.decode()
+    )
+    assert not DecisionOverride.objects.exists()
+
+    senior = login(client, senior_reviewer)
+    page = senior.get(url).content.decode()
+    assert "approve it on appeal" in page and 'value="REJECT"' not in page
+    assert senior.post(override_url, body).status_code == 302
+    override = DecisionOverride.objects.get()
+    assert (override.reviewer, override.decision.application.created_by) == (
+        senior_reviewer, officer,
+    )  # fmt: skip
+
+
+def test_override_without_justification_is_refused_and_keeps_the_choice(
+    client, reviewer, referred
+) -> None:
+    response = login(client, reviewer).post(
         reverse("applicants:override", args=[referred.application_id]),
         {"outcome": "REJECT", "justification": ""},
     )
@@ -332,17 +403,30 @@ def test_override_without_justification_is_refused_and_keeps_the_choice(
     assert not AuditEvent.objects.filter(action=AuditAction.DECISION_OVERRIDDEN).exists()
 
 
-def test_an_approved_decision_offers_no_override(client, officer) -> None:
+def test_an_approved_decision_offers_no_override(client, officer, reviewer) -> None:
     decision = DecisionFactory(application__created_by=officer, outcome="APPROVE")
-    client = login(client, officer)
+    client = login(client, reviewer)
     html = client.get(reverse("applicants:detail", args=[decision.application_id])).content.decode()
     assert "Record my decision" not in html
     response = client.post(
         reverse("applicants:override", args=[decision.application_id]),
         {"outcome": "REJECT", "justification": JUSTIFICATION},
     )
-    assert response.status_code == 400
-    assert "Only referred decisions can be overridden" in response.content.decode()
+    assert response.status_code == 409
+    assert "is not awaiting review: the policy approved it" in response.content.decode()
+
+
+def test_compliance_reads_the_override_report(client, officer, reviewer, compliance, referred):
+    from applicants.services.review import decision_override_record
+
+    decision_override_record(
+        decision=referred, outcome="REJECT", justification=JUSTIFICATION, reviewer=reviewer
+    )
+    html = login(client, compliance).get(reverse("applicants:override_report")).content.decode()
+    assert "Overrides by officer" in html
+    row = re.search(r"<strong>officer</strong></td>(.*?)</tr>", html, re.S).group(1)
+    cells = re.findall(r'<td class="num" data-label="[^"]*">([^<]*)</td>', row)
+    assert cells == ["1", "1", "100.0%", "0", "1", "0", "0", "0"]
 
 
 # --- the list and the dashboard -----------------------------------------------------------------
@@ -398,11 +482,13 @@ def test_compliance_reads_every_officers_applications(client, compliance, referr
     assert "All applications" in html and "Jana Novak" in html and "officer" in html
 
 
-def test_officer_dashboard_counts_and_review_queue(client, officer) -> None:
+def test_officer_dashboard_counts_and_a_reviewers_queue(client, officer, reviewer) -> None:
     DecisionFactory.create_batch(2, application__created_by=officer, outcome="REFER")
     DecisionFactory(application__created_by=officer, outcome="APPROVE")
     LoanApplicationFactory(created_by=officer)
-    response = login(client, officer).get(reverse("dashboard"))
+    officers = login(client, officer).get(reverse("dashboard")).context["applications"]
+    assert officers["total"] == 4 and officers["review_queue"] is None  # officers do not review
+    response = login(client, reviewer).get(reverse("dashboard"))
     panel = response.context["applications"]
     assert panel["total"] == 4 and panel["review_queue"] == 2
     assert {i["value"]: i["count"] for i in panel["by_outcome"]} == {

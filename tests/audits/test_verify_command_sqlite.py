@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 
 def manage(*args: str, db_url: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "REDIS_URL")}
-    env.update(DATABASE_URL=db_url, DEBUG="true")
+    # Checkpoints of this database only (var/'s belong to the demo's database).
+    checkpoints = os.path.join(os.path.dirname(db_url.removeprefix("sqlite:///")), "checkpoints")
+    env.update(DATABASE_URL=db_url, DEBUG="true", CREDSCOPE_AUDIT_CHECKPOINT_DIR=checkpoints)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180,

@@ -137,8 +137,8 @@ def test_a_second_officer_gets_404_for_the_first_officers_application(
     assert "Jana Novak" not in second.inner_text("body")
 
 
-def test_a_referred_application_is_overridden_and_shows_both_decisions(
-    new_page, officer, model_admin, trained_model
+def test_a_referred_application_is_overridden_by_a_second_person_and_shows_both(
+    new_page, officer, reviewer, model_admin, trained_model, settings
 ) -> None:
     row = {
         "AMT_INCOME_TOTAL": 135000.0,
@@ -168,9 +168,17 @@ def test_a_referred_application_is_overridden_and_shows_both_decisions(
         actor=officer, channel="web", application_row=row, full_name="Petr Svoboda"
     )
     assert Decision.objects.get(application=application).outcome == "REFER"
+    # An ordinary reviewer may decide it (the senior threshold is above this PD).
+    settings.CREDSCOPE_SENIOR_OVERRIDE_PD = min(1.0, pd + 0.01)
+
+    own = new_page()
+    sign_in(own, "officer")
+    own.goto(f"/applications/{application.pk}/")
+    assert "awaiting a credit reviewer's decision" in own.inner_text("#review")
+    assert not own.is_visible("text=Record my decision")
 
     page = new_page()
-    sign_in(page, "officer")
+    sign_in(page, "reviewer")
     page.click("nav.mainnav >> text=Review")
     page.click("tr:has-text('Petr Svoboda') >> text=Review")
     page.wait_for_url(re.compile(rf"/applications/{application.pk}/"))
@@ -187,7 +195,10 @@ def test_a_referred_application_is_overridden_and_shows_both_decisions(
     assert page.inner_text("#model-outcome") == "Refer"
     assert page.inner_text("#override-outcome") == "Approve"
     assert "savings cover 6 months" in page.inner_text("#override-record")
+    assert page.inner_text("#submitted-by") == "officer"
+    assert page.inner_text("#reviewed-by") == "reviewer"
     assert "Decision overridden" in page.inner_text("body")
+    screenshot(page, "review-override-laptop")
     page.goto("/review/")
     assert page.is_visible("text=Nothing to review")
 

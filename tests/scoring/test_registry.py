@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 
 from audits.actions import AuditAction
@@ -65,6 +66,29 @@ def test_train_model_names_a_missing_data_folder(db, tmp_path) -> None:
     with pytest.raises(CommandError, match="nowhere is not a folder"):
         call_command("train_model", "--data", str(tmp_path / "nowhere"), "--profile", "test")
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize("persona", ["officer", "compliance"])
+def test_only_model_admins_train_or_activate(request, db, persona, tmp_path) -> None:
+    """Training is refused where it starts (before any work) and activation before anything
+    changes, for every role but model admin; the operator at the command line (no --user)
+    and a model admin pass (their runs are in the tests above and below)."""
+    user = request.getfixturevalue(persona)
+    with pytest.raises(CommandError, match="only model admins may train"):
+        call_command(
+            "train_model", "--data", str(tmp_path), "--profile", "test", "--user", user.username
+        )
+    ModelVersion.objects.create(
+        version="candidate", profile="test", bundle_path=str(tmp_path), feature_count=1
+    )
+    with pytest.raises(PermissionDenied, match="only model admins may activate"):
+        registry.model_version_activate(version="candidate", actor=user)
+    with pytest.raises(CommandError, match="only model admins may activate"):
+        call_command("activate_model", "candidate", "--user", user.username)
+    assert ModelVersion.objects.get().status == ModelVersion.Status.CANDIDATE
+    with pytest.raises(PermissionDenied, match="only model admins may train"):
+        registry.model_version_register(bundle_path=tmp_path, profile="test", trained_by=user)
+    assert not AuditEvent.objects.filter(action=AuditAction.MODEL_ACTIVATED).exists()
 
 
 def test_activation_keeps_one_active_version_and_rolls_back(trained_model, model_admin) -> None:

@@ -9,8 +9,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scoring.ml.data.read import Finding, Source, where
-from scoring.ml.schema.tables import SCHEMA_VERSION, TABLES, TARGET, TARGET_VALUES, Kind
+from scoring.ml.data.sources import Finding, Source, where
+from scoring.ml.schema.tables import SCHEMA_VERSION, TABLES, TARGET, TARGET_VALUES, ForeignKey, Kind
 
 _MAX_LISTED = 5
 
@@ -167,33 +167,10 @@ def check_keys(
     report: ValidationReport,
     parents: Parents,
 ) -> None:
+    """Duplicate primary and natural keys, and foreign keys that point nowhere."""
     spec = TABLES[name]
     if spec.primary_key:
-        ids = table.column(spec.primary_key).to_numpy()
-        summary.duplicate_keys, ordered = _report_duplicates(
-            name, spec.primary_key, ids, src, report
-        )
-        if spec.primary_key == "SK_ID_CURR":
-            for other, other_ids in parents.clients.items():
-                both = np.intersect1d(ordered, other_ids, assume_unique=True)
-                if both.size:
-                    report.findings.append(
-                        Finding(
-                            "error",
-                            name,
-                            "SK_ID_CURR",
-                            f"{name}: {both.size:,} SK_ID_CURR values also appear in {other} "
-                            f"(e.g. {both[0]}); a client must be in one application file",
-                            count=int(both.size),
-                        )
-                    )
-            parents.clients[name] = ordered
-        elif name == "bureau":
-            parents.bureau = ordered
-        elif name == "previous_application":
-            order = np.argsort(ids, kind="stable")
-            parents.previous = ids[order]
-            parents.previous_clients = table.column("SK_ID_CURR").to_numpy()[order]
+        _check_primary_key(name, table, src, summary, report, parents)
     if spec.natural_key:
         extra = _count_repeated_pairs(
             table.column(spec.natural_key[0]).to_numpy(),
@@ -212,43 +189,90 @@ def check_keys(
                 )
             )
     for fk in spec.foreign_keys:
-        parent_keys = _parent_keys(fk.parents, parents)
-        if parent_keys is None:
-            continue  # parent not loaded (or broken, which is already an error)
-        child = table.column(fk.column).to_numpy()
-        found = _contains(parent_keys, child)
-        orphans = int(child.size - np.count_nonzero(found))
-        summary.orphans[fk.column] = orphans
-        if orphans:
+        _check_foreign_key(name, table, fk, summary, report, parents)
+
+
+def _check_primary_key(
+    name: str,
+    table: pa.Table,
+    src: Source,
+    summary: TableSummary,
+    report: ValidationReport,
+    parents: Parents,
+) -> None:
+    """Duplicates of the primary key; keeps the keys the child tables are checked against."""
+    spec = TABLES[name]
+    ids = table.column(spec.primary_key).to_numpy()
+    summary.duplicate_keys, ordered = _report_duplicates(name, spec.primary_key, ids, src, report)
+    if spec.primary_key == "SK_ID_CURR":
+        for other, other_ids in parents.clients.items():
+            both = np.intersect1d(ordered, other_ids, assume_unique=True)
+            if both.size:
+                report.findings.append(
+                    Finding(
+                        "error",
+                        name,
+                        "SK_ID_CURR",
+                        f"{name}: {both.size:,} SK_ID_CURR values also appear in {other} "
+                        f"(e.g. {both[0]}); a client must be in one application file",
+                        count=int(both.size),
+                    )
+                )
+        parents.clients[name] = ordered
+    elif name == "bureau":
+        parents.bureau = ordered
+    elif name == "previous_application":
+        order = np.argsort(ids, kind="stable")
+        parents.previous = ids[order]
+        parents.previous_clients = table.column("SK_ID_CURR").to_numpy()[order]
+
+
+def _check_foreign_key(
+    name: str,
+    table: pa.Table,
+    fk: ForeignKey,
+    summary: TableSummary,
+    report: ValidationReport,
+    parents: Parents,
+) -> None:
+    """Orphan rows, and rows whose client differs from their previous application's."""
+    parent_keys = _parent_keys(fk.parents, parents)
+    if parent_keys is None:
+        return  # parent not loaded (or broken, which is already an error)
+    child = table.column(fk.column).to_numpy()
+    found = _contains(parent_keys, child)
+    orphans = int(child.size - np.count_nonzero(found))
+    summary.orphans[fk.column] = orphans
+    if orphans:
+        report.findings.append(
+            Finding(
+                "warning",
+                name,
+                fk.column,
+                f"{name}: {orphans:,} of {child.size:,} rows have a {fk.column} that is not "
+                f"in {' or '.join(fk.parents)} (orphans, kept)",
+                count=orphans,
+            )
+        )
+    if fk.column == "SK_ID_PREV" and TABLES[name].client_matches_previous:
+        idx = np.searchsorted(parents.previous, child)[found]
+        mismatch = int(
+            np.count_nonzero(
+                parents.previous_clients[idx] != table.column("SK_ID_CURR").to_numpy()[found]
+            )
+        )
+        summary.client_mismatches = mismatch
+        if mismatch:
             report.findings.append(
                 Finding(
                     "warning",
                     name,
-                    fk.column,
-                    f"{name}: {orphans:,} of {child.size:,} rows have a {fk.column} that is not "
-                    f"in {' or '.join(fk.parents)} (orphans, kept)",
-                    count=orphans,
+                    "SK_ID_CURR",
+                    f"{name}: {mismatch:,} rows have an SK_ID_CURR different from the one "
+                    "previous_application gives their SK_ID_PREV",
+                    count=mismatch,
                 )
             )
-        if fk.column == "SK_ID_PREV" and spec.client_matches_previous:
-            idx = np.searchsorted(parents.previous, child)[found]
-            mismatch = int(
-                np.count_nonzero(
-                    parents.previous_clients[idx] != table.column("SK_ID_CURR").to_numpy()[found]
-                )
-            )
-            summary.client_mismatches = mismatch
-            if mismatch:
-                report.findings.append(
-                    Finding(
-                        "warning",
-                        name,
-                        "SK_ID_CURR",
-                        f"{name}: {mismatch:,} rows have an SK_ID_CURR different from the one "
-                        "previous_application gives their SK_ID_PREV",
-                        count=mismatch,
-                    )
-                )
 
 
 def _parent_keys(parent_tables: tuple[str, ...], parents: Parents) -> np.ndarray | None:

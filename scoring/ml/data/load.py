@@ -71,15 +71,14 @@ from scoring.ml.data.checks import (
     check_keys,
     check_values,
 )
-from scoring.ml.data.read import (
+from scoring.ml.data.read import Progress, read_table
+from scoring.ml.data.sources import (
     Finding,
-    Progress,
     Source,
     SourceError,
     check_header,
     find_sources,
     read_header,
-    read_table,
 )
 from scoring.ml.schema.tables import SCHEMA_VERSION, TABLE_NAMES, TABLES
 

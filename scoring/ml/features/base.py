@@ -229,3 +229,33 @@ def token(value: str) -> str:
     while "__" in out:
         out = out.replace("__", "_")
     return out.strip("_") or "EMPTY"
+
+
+# --- per-applicant aggregation of a history table -----------------------------------------
+
+KEY = "SK_ID_CURR"
+Block = tuple[pl.LazyFrame, list[FeatureSpec]]
+
+
+def aggregate_block(frame: pl.LazyFrame, features: list[Feature]) -> Block:
+    """Row-level columns first (masked values, indicators), then plain aggregations."""
+    rows = row_exprs(features)
+    out = (
+        (frame.with_columns(rows) if rows else frame).group_by(KEY).agg([f.expr for f in features])
+    )
+    return out, [f.spec for f in features]
+
+
+_ROW_EXPRS: dict[int, list[pl.Expr]] = {}
+
+
+def row_exprs(features: list[Feature]) -> list[pl.Expr]:
+    """The distinct row-level expressions of a block (memoised: feature lists are cached)."""
+    key = id(features)
+    if key not in _ROW_EXPRS:
+        seen: dict[str, pl.Expr] = {}
+        for feature in features:
+            for expr in feature.rows:
+                seen.setdefault(expr.meta.output_name(), expr)
+        _ROW_EXPRS[key] = list(seen.values())
+    return _ROW_EXPRS[key]

@@ -41,10 +41,11 @@ import polars as pl
 
 from scoring.ml.features.application import APPLICATION, YEAR_DAYS, application_features
 from scoring.ml.features.base import (
+    KEY,
     FeatureKind,
     FeatureSpec,
 )
-from scoring.ml.features.history import KEY, history_blocks
+from scoring.ml.features.history import history_blocks
 from scoring.ml.features.interactions import interaction_features
 from scoring.ml.schema.tables import (
     HISTORY_TABLES,

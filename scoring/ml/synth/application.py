@@ -113,6 +113,31 @@ def generate_applications(
     cols["AMT_INCOME_TOTAL"] = quantile("AMT_INCOME_TOTAL", correlated_uniform(wealth, 0.85, rng))
     _amounts(rng, cols, wealth, revolving)
 
+    _household(rng, cols, wealth, male)
+    _region(rng, cols, wealth)
+
+    cols["DAYS_REGISTRATION"] = np.maximum(quantile("DAYS_REGISTRATION", u(n)).round(), days_birth)
+    cols["DAYS_ID_PUBLISH"] = np.maximum(
+        quantile("DAYS_ID_PUBLISH", u(n)).round(), days_birth + 14 * 365
+    ).astype(np.int64)
+    cols["DAYS_LAST_PHONE_CHANGE"] = quantile("DAYS_LAST_PHONE_CHANGE", u(n)).round()
+    _flags(rng, cols, not_employed)
+    cols["HOUR_APPR_PROCESS_START"] = (
+        quantile("HOUR_APPR_PROCESS_START", u(n)).round().astype(np.int64)
+    )
+    latents = _ext_sources(rng, cols, segment, days_birth)
+    _building(rng, cols, wealth)
+    _social_circle(rng, cols)
+    _bureau_requests(rng, cols)
+    assert set(cols) == set(APPLICATION_TEST_HEADER), set(APPLICATION_TEST_HEADER) ^ set(cols)
+    return cols, latents
+
+
+def _household(
+    rng: np.random.Generator, cols: Columns, wealth: np.ndarray, male: np.ndarray
+) -> None:
+    """Family status, children and household size, housing, car and home ownership."""
+    n, u = wealth.size, rng.random
     family = category("NAME_FAMILY_STATUS", T, "NAME_FAMILY_STATUS", u(n))
     couple = np.isin(
         family,
@@ -136,6 +161,10 @@ def generate_applications(
         own_realty, code(T, "FLAG_OWN_REALTY", "Y"), code(T, "FLAG_OWN_REALTY", "N")
     )
 
+
+def _region(rng: np.random.Generator, cols: Columns, wealth: np.ndarray) -> None:
+    """The region's relative population and its ratings (poorer regions rate worse)."""
+    n = wealth.size
     population_u = correlated_uniform(wealth, 0.3, rng)
     cols["REGION_POPULATION_RELATIVE"] = quantile("REGION_POPULATION_RELATIVE", population_u)
     rating_u = ndtr(0.8 * _normal(population_u) + 0.6 * rng.standard_normal(n))
@@ -143,22 +172,6 @@ def generate_applications(
     pair = ratings[_ordered("REGION_RATINGS", _RATING_ORDER, rating_u)]
     cols["REGION_RATING_CLIENT"] = pair[:, 0].astype(np.int64)
     cols["REGION_RATING_CLIENT_W_CITY"] = pair[:, 1].astype(np.int64)
-
-    cols["DAYS_REGISTRATION"] = np.maximum(quantile("DAYS_REGISTRATION", u(n)).round(), days_birth)
-    cols["DAYS_ID_PUBLISH"] = np.maximum(
-        quantile("DAYS_ID_PUBLISH", u(n)).round(), days_birth + 14 * 365
-    ).astype(np.int64)
-    cols["DAYS_LAST_PHONE_CHANGE"] = quantile("DAYS_LAST_PHONE_CHANGE", u(n)).round()
-    _flags(rng, cols, not_employed)
-    cols["HOUR_APPR_PROCESS_START"] = (
-        quantile("HOUR_APPR_PROCESS_START", u(n)).round().astype(np.int64)
-    )
-    latents = _ext_sources(rng, cols, segment, days_birth)
-    _building(rng, cols, wealth)
-    _social_circle(rng, cols)
-    _bureau_requests(rng, cols)
-    assert set(cols) == set(APPLICATION_TEST_HEADER), set(APPLICATION_TEST_HEADER) ^ set(cols)
-    return cols, latents
 
 
 def _normal(uniform: np.ndarray) -> np.ndarray:

@@ -162,6 +162,13 @@ def _fit_application(
         r[f"FLAG_OWN_CAR.{gender}"] = float(
             (app.filter(col("CODE_GENDER") == gender)["FLAG_OWN_CAR"] == "Y").mean()
         )
+    _fit_building(app, c, r)
+    _fit_flags(app, employed, c, r)
+
+
+def _fit_building(app: pl.DataFrame, c: dict, r: dict) -> None:
+    """How often the building measures are present, and their categories."""
+    col = pl.col
     building = app.filter(
         col("TOTALAREA_MODE").is_not_null()
         | col("APARTMENTS_AVG").is_not_null()
@@ -187,6 +194,11 @@ def _fit_application(
         )
     ).to_series()
     c["REGION_RATINGS"] = categories(pairs)
+
+
+def _fit_flags(app: pl.DataFrame, employed: pl.DataFrame, c: dict, r: dict) -> None:
+    """Region ratings, flag rates, documents and the missing rates of optional inputs."""
+    col = pl.col
     r["FLAG_OWN_REALTY"] = float((app["FLAG_OWN_REALTY"] == "Y").mean())
     for name in (
         "FLAG_MOBIL",

@@ -212,17 +212,9 @@ def _cards(
     level = habits["utilisation"][client]
     utilisation = np.clip(level + 0.18 * rng.standard_normal(rows), 0.02, 1.15)
     balance = np.where(using, np.round(utilisation * limit, 3), 0.0)
-    atm = using & (rng.random(rows) < habits["atm"][client])
-    atm_fraction = quantile("cc.atm_fraction", rng.random(rows))
-    atm_amount = np.where(atm, np.maximum(np.round(atm_fraction * limit / 450) * 450, 450.0), 0.0)
-    pos_draw = using & (rng.random(rows) < 0.12)
-    pos_fraction = quantile("cc.pos_fraction", rng.random(rows))
-    pos_amount = np.where(pos_draw, np.round(pos_fraction * limit, 2), 0.0)
-    other = using & (rng.random(rows) < 0.004)
-    other_amount = np.where(other, np.round(rng.uniform(0.05, 0.5, rows) * limit, 2), 0.0)
-    atm_count = np.where(atm, 1 + rng.poisson(1.5, rows), 0)
-    pos_count = np.where(pos_draw, 1 + rng.poisson(5.0, rows), 0)
-    other_count = other.astype(np.int64)
+    drawn_amounts, drawn_counts = _card_drawings(rng, using, limit, habits["atm"][client])
+    atm_amount, pos_amount, other_amount = drawn_amounts
+    atm_count, pos_count, other_count = drawn_counts
     total = atm_amount + pos_amount + other_amount
     no_detail = (total == 0) & (rng.random(rows) < rate("cc.drawings.missing") / 0.8)
     minimum = np.where(balance > 0, np.round(0.05 * np.maximum(balance, 0.5 * limit), 3), 0.0)
@@ -272,18 +264,48 @@ def _cards(
         "SK_DPD": dpd,
         "SK_DPD_DEF": np.where(rng.random(rows) < 0.3, dpd, 0),
     }
-    # Every minimum payment that fell due, and every payment that cleared the card, becomes a
-    # card instalment (version 0).
+    return cards, _card_instalments(card, month, minimum, payment, clearing, late)
+
+
+def _card_instalments(
+    card: np.ndarray,
+    month: np.ndarray,
+    minimum: np.ndarray,
+    payment: np.ndarray,
+    clearing: np.ndarray,
+    late: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Every minimum payment that fell due, and every payment that cleared the card, as a
+    card instalment (version 0)."""
     due_rows = (np.nan_to_num(minimum) > 0) | (clearing & (payment > 0))
     amount = np.where(np.nan_to_num(minimum) > 0, minimum, payment)
-    card_instalments = {
+    return {
         "loan": card[due_rows],
         "due": np.round(month[due_rows] * MONTH_DAYS + 12.0),
         "amount": amount[due_rows],
         "paid": payment[due_rows],
         "late": late[due_rows],
     }
-    return cards, card_instalments
+
+
+def _card_drawings(
+    rng: np.random.Generator, using: np.ndarray, limit: np.ndarray, atm_habit: np.ndarray
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """A card month's drawings (amounts and counts): cash at ATMs, at points of sale, other.
+
+    The draws keep the generator's order, so a seed gives the same data as before."""
+    rows = using.size
+    atm = using & (rng.random(rows) < atm_habit)
+    atm_fraction = quantile("cc.atm_fraction", rng.random(rows))
+    atm_amount = np.where(atm, np.maximum(np.round(atm_fraction * limit / 450) * 450, 450.0), 0.0)
+    pos_draw = using & (rng.random(rows) < 0.12)
+    pos_fraction = quantile("cc.pos_fraction", rng.random(rows))
+    pos_amount = np.where(pos_draw, np.round(pos_fraction * limit, 2), 0.0)
+    other = using & (rng.random(rows) < 0.004)
+    other_amount = np.where(other, np.round(rng.uniform(0.05, 0.5, rows) * limit, 2), 0.0)
+    atm_count = np.where(atm, 1 + rng.poisson(1.5, rows), 0)
+    pos_count = np.where(pos_draw, 1 + rng.poisson(5.0, rows), 0)
+    return (atm_amount, pos_amount, other_amount), (atm_count, pos_count, other.astype(np.int64))
 
 
 def _payments(

@@ -47,7 +47,7 @@ from scoring.ml.training.metrics import (
     roc_auc,
     score_metrics,
 )
-from scoring.ml.training.profiles import PROFILES
+from scoring.ml.training.profiles import PROFILES, Profile
 from scoring.ml.training.tuning import tune
 
 Progress = Callable[[str], None]
@@ -98,27 +98,11 @@ def train_ensemble(
     ``progress`` receives one line per fold and model with the elapsed time.
     """
     started = time.perf_counter()
-
-    def say(message: str) -> None:
-        line = f"[{time.perf_counter() - started:7.1f}s] {message}"
-        if progress is None:
-            logger.info(line)
-        else:  # the caller shows it; logging it too would print every line twice
-            progress(line)
-
+    say = _timed(progress, started)
     prof = PROFILES[profile]
-    y = np.asarray(features.target if target is None else target).astype(np.int8)
     X = features.X
-    if X.shape[0] != y.shape[0]:
-        raise ValueError("features and target differ in length")
-    if set(np.unique(y)) != {0, 1}:
-        raise ValueError("the target must hold both 0 and 1 (and nothing else)")
-    rows = np.arange(len(y))
-    dev, hold = train_test_split(
-        rows, test_size=prof.holdout, stratify=y, random_state=seed, shuffle=True
-    )
-    dev.sort()
-    hold.sort()
+    y = np.asarray(features.target if target is None else target).astype(np.int8)
+    dev, hold = _split(X, y, prof.holdout, seed)
     say(
         f"profile {prof.name}: {len(dev):,} rows in {prof.folds} folds, {len(hold):,} held out "
         f"for calibration; {X.shape[1]} features, default rate {y.mean():.4f}"
@@ -129,29 +113,7 @@ def train_ensemble(
             params[library] = tune(library, prof, X[dev], y[dev], trials, seed, say)
 
     folds = list(StratifiedKFold(prof.folds, shuffle=True, random_state=seed).split(dev, y[dev]))
-    oof = np.zeros((len(dev), len(BASE_MODELS)))
-    best: dict[str, list[int]] = {m: [] for m in BASE_MODELS}
-    for j, library in enumerate(BASE_MODELS):
-        for k, (tr, va) in enumerate(folds):
-            t0 = time.perf_counter()
-            model, trees = LEARNERS[library].fit(
-                params[library],
-                X[dev[tr]],
-                y[dev[tr]],
-                X[dev[va]],
-                y[dev[va]],
-                rounds=prof.max_rounds,
-                early_stopping=prof.early_stopping,
-                seed=seed + k,
-                threads=prof.threads,
-            )
-            oof[va, j] = LEARNERS[library].margins(model, X[dev[va]])
-            best[library].append(trees)
-            say(
-                f"{library} fold {k + 1}/{prof.folds}: AUC {roc_auc(y[dev[va]], oof[va, j]):.4f}, "
-                f"{trees} trees ({time.perf_counter() - t0:.1f}s)"
-            )
-            del model
+    oof, best = _out_of_fold(X, y, dev, folds, params, prof, seed, say)
 
     meta_w, meta_b, stacked_oof = _fit_meta(oof, y[dev], folds)
     say(
@@ -160,27 +122,7 @@ def train_ensemble(
         + f"; stacked OOF AUC {roc_auc(y[dev], stacked_oof):.4f}"
     )
 
-    models: dict[str, Any] = {}
-    hold_margins = np.zeros((len(hold), len(BASE_MODELS)))
-    for j, library in enumerate(BASE_MODELS):
-        t0 = time.perf_counter()
-        rounds = max(1, round(float(np.mean(best[library])) * prof.refit_multiplier))
-        models[library], _ = LEARNERS[library].fit(
-            params[library],
-            X[dev],
-            y[dev],
-            None,
-            None,
-            rounds=rounds,
-            early_stopping=prof.early_stopping,
-            seed=seed,
-            threads=prof.threads,
-        )
-        hold_margins[:, j] = LEARNERS[library].margins(models[library], X[hold])
-        say(
-            f"{library} refit on all {len(dev):,} dev rows: {rounds} trees, held-out AUC "
-            f"{roc_auc(y[hold], hold_margins[:, j]):.4f} ({time.perf_counter() - t0:.1f}s)"
-        )
+    models, hold_margins = _refit(X, y, dev, hold, best, params, prof, seed, say)
 
     z_hold = hold_margins @ meta_w + meta_b
     slope, intercept, p_crossfit = _calibrate(z_hold, y[hold], prof.calibration_folds, seed)
@@ -221,15 +163,129 @@ def train_ensemble(
             "profile": prof.name,
             "seed": seed,
             "trials": trials,
-            "folds": prof.folds,
-            "holdout_share": prof.holdout,
-            "rows": {"dev": len(dev), "holdout": len(hold)},
-            "params": params,
-            "fold_trees": best,
-            "final_trees": {m: LEARNERS[m].tree_count(models[m]) for m in BASE_MODELS},
+            **_sizes(prof, dev, hold, params, best, models),
             "seconds": round(time.perf_counter() - started, 1),
         },
     )
+
+
+def _sizes(
+    prof: Profile,
+    dev: np.ndarray,
+    hold: np.ndarray,
+    params: dict[str, dict[str, Any]],
+    best: dict[str, list[int]],
+    models: dict[str, Any],
+) -> dict[str, Any]:
+    """How the ensemble was cut: folds, rows, parameters and trees, for training.json."""
+    return {
+        "folds": prof.folds,
+        "holdout_share": prof.holdout,
+        "rows": {"dev": len(dev), "holdout": len(hold)},
+        "params": params,
+        "fold_trees": best,
+        "final_trees": {m: LEARNERS[m].tree_count(models[m]) for m in BASE_MODELS},
+    }
+
+
+def _timed(progress: Progress | None, started: float) -> Progress:
+    """Progress lines stamped with the seconds since `started`: to the caller, or the log."""
+
+    def say(message: str) -> None:
+        line = f"[{time.perf_counter() - started:7.1f}s] {message}"
+        if progress is None:
+            logger.info(line)
+        else:  # the caller shows it; logging it too would print every line twice
+            progress(line)
+
+    return say
+
+
+def _split(X: np.ndarray, y: np.ndarray, holdout: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Dev rows (K-fold and refit) and held-out rows (calibration), stratified, sorted."""
+    if X.shape[0] != y.shape[0]:
+        raise ValueError("features and target differ in length")
+    if set(np.unique(y)) != {0, 1}:
+        raise ValueError("the target must hold both 0 and 1 (and nothing else)")
+    dev, hold = train_test_split(
+        np.arange(len(y)), test_size=holdout, stratify=y, random_state=seed, shuffle=True
+    )
+    return np.sort(dev), np.sort(hold)
+
+
+def _out_of_fold(
+    X: np.ndarray,
+    y: np.ndarray,
+    dev: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    params: dict[str, dict[str, Any]],
+    prof: Profile,
+    seed: int,
+    say: Progress,
+) -> tuple[np.ndarray, dict[str, list[int]]]:
+    """Each library K times with early stopping: out-of-fold margins of every dev row, and
+    the number of trees each fold kept."""
+    oof = np.zeros((len(dev), len(BASE_MODELS)))
+    best: dict[str, list[int]] = {m: [] for m in BASE_MODELS}
+    for j, library in enumerate(BASE_MODELS):
+        for k, (tr, va) in enumerate(folds):
+            t0 = time.perf_counter()
+            model, trees = LEARNERS[library].fit(
+                params[library],
+                X[dev[tr]],
+                y[dev[tr]],
+                X[dev[va]],
+                y[dev[va]],
+                rounds=prof.max_rounds,
+                early_stopping=prof.early_stopping,
+                seed=seed + k,
+                threads=prof.threads,
+            )
+            oof[va, j] = LEARNERS[library].margins(model, X[dev[va]])
+            best[library].append(trees)
+            say(
+                f"{library} fold {k + 1}/{prof.folds}: AUC {roc_auc(y[dev[va]], oof[va, j]):.4f}, "
+                f"{trees} trees ({time.perf_counter() - t0:.1f}s)"
+            )
+            del model
+    return oof, best
+
+
+def _refit(
+    X: np.ndarray,
+    y: np.ndarray,
+    dev: np.ndarray,
+    hold: np.ndarray,
+    best: dict[str, list[int]],
+    params: dict[str, dict[str, Any]],
+    prof: Profile,
+    seed: int,
+    say: Progress,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The served models: each library refitted on all dev rows with 1.1 x its mean fold
+    size, and their margins on the held-out rows."""
+    models: dict[str, Any] = {}
+    hold_margins = np.zeros((len(hold), len(BASE_MODELS)))
+    for j, library in enumerate(BASE_MODELS):
+        t0 = time.perf_counter()
+        rounds = max(1, round(float(np.mean(best[library])) * prof.refit_multiplier))
+        models[library], _ = LEARNERS[library].fit(
+            params[library],
+            X[dev],
+            y[dev],
+            None,
+            None,
+            rounds=rounds,
+            early_stopping=prof.early_stopping,
+            seed=seed,
+            threads=prof.threads,
+        )
+        hold_margins[:, j] = LEARNERS[library].margins(models[library], X[hold])
+        say(
+            f"{library} refit on all {len(dev):,} dev rows: {rounds} trees, held-out AUC "
+            f"{roc_auc(y[hold], hold_margins[:, j]):.4f} ({time.perf_counter() - t0:.1f}s)"
+        )
+    return models, hold_margins
 
 
 def _fit_meta(

@@ -47,6 +47,17 @@ def trained_bundle(directory: Path) -> tuple[TrainResult, tuple[str, ...]]:
     return result, tuple(lines)
 
 
+#: The seed's example payload: Kaggle application columns, as API clients send them.
+SEED_APPLICATION_ROW = {
+    "AMT_INCOME_TOTAL": 180000,
+    "AMT_CREDIT": 500000,
+    "DAYS_BIRTH": -15000,
+    "EXT_SOURCE_1": 0.65,
+    "EXT_SOURCE_2": 0.72,
+    "EXT_SOURCE_3": 0.58,
+}
+
+
 def applicant_history(directory: Path, sk_id_curr: int) -> dict[str, pd.DataFrame]:
     """Only this applicant's rows of every history table (as the online path gets them)."""
     tables = sample_tables(directory)

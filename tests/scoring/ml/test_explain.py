@@ -16,6 +16,7 @@ from scoring.ml.serving.forest import (
 from scoring.ml.serving.predict import Scorer
 from scoring.ml.training.learners import BASE_MODELS, LEARNERS
 from tests.scoring.ml.ml_support import (
+    SEED_APPLICATION_ROW,
     applicant_history,
     sample_features,
     sample_tables,
@@ -204,14 +205,7 @@ def test_score_one_matches_batch_scoring(scorer: Scorer, home_credit_sample_dir)
 
 
 def test_score_one_without_an_id_links_inline_history_to_the_applicant(scorer: Scorer) -> None:
-    application = {
-        "AMT_INCOME_TOTAL": 180000,
-        "AMT_CREDIT": 500000,
-        "DAYS_BIRTH": -15000,
-        "EXT_SOURCE_1": 0.65,
-        "EXT_SOURCE_2": 0.72,
-        "EXT_SOURCE_3": 0.58,
-    }
+    application = dict(SEED_APPLICATION_ROW)
     late = [
         {"SK_ID_PREV": 1, "DAYS_INSTALMENT": -30.0 * k, "DAYS_ENTRY_PAYMENT": -30.0 * k + 40,
          "AMT_INSTALMENT": 1000.0, "AMT_PAYMENT": 500.0}

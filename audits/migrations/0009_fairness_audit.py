@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audits", "0003_alter_auditevent_payload"),
+        ("audits", "0008_chain_verification_run"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -105,9 +105,10 @@ def remove(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audits", "0004_fairness_audit"),
+        ("audits", "0009_fairness_audit"),
         ("applicants", "0004_loan_outcome"),
-        ("scoring", "0003_alter_decision_contributions_alter_decision_reasons"),
+        ("scoring", "0004_four_eyes_senior_permission"),
+        ("credscope_site", "0002_four_eyes_roles"),
     ]
 
     operations = [
