@@ -20,8 +20,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     DJANGO_SETTINGS_MODULE=credscope_site.settings.production
 
-# libgomp1: OpenMP runtime for LightGBM and XGBoost. Pango, HarfBuzz and a font: WeasyPrint,
-# which renders adverse-action notices as PDF.
+# libgomp1: OpenMP runtime for LightGBM and XGBoost. Pango, HarfBuzz and DejaVu fonts:
+# WeasyPrint's system libraries (adverse-action notices, fairness audit reports).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 curl \
        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \

@@ -61,6 +61,7 @@ demo-model: demo-data migrate
 # after the steps that build the data and train a model.
 demo-seed: demo-setup demo-model
 	$(MANAGE) seed_demo_applications --username officer
+	$(MANAGE) seed_demo_fairness --officer officer --reviewer reviewer --recorder compliance
 
 # Served with DEBUG off (credscope_site.settings.demo), so visitors' mistakes get the friendly
 # 404/403 pages. Scoring runs in a real Celery worker beside the web process, with a folder as

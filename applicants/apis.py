@@ -27,7 +27,8 @@ from rest_framework.response import Response
 
 from applicants import presentation, selectors
 from applicants.filters import ApplicationFilter
-from applicants.models import LoanApplication
+from applicants.models import LoanApplication, LoanOutcome
+from applicants.services.outcomes import OutcomeConflict, OutcomeRefused, loan_outcome_record
 from applicants.services.submit import (
     ApplicationInvalid,
     IdempotencyConflict,
@@ -342,6 +343,52 @@ class ApplicationExplanationApi(ApiView):
             raise ValidationError({"detail": "must be 'features' or left out"})
         context = {"features": detail == "features"}
         return Response(self.OutputSerializer(decision, context=context).data)
+
+
+class ApplicationOutcomeApi(ApiView):
+    """Record what became of a decided application: `repaid` or `defaulted`, observed on a
+    date (compliance and model admins). 201 when recorded, 200 when the same outcome was
+    already on record, 409 when a different one is (a recorded outcome is not overwritten)."""
+
+    @extend_schema_serializer(component_name="LoanOutcomeRequest")
+    class InputSerializer(serializers.Serializer):
+        outcome = serializers.ChoiceField(choices=LoanOutcome.Result.choices)
+        observed_at = serializers.DateField()
+
+    @extend_schema_serializer(component_name="LoanOutcome")
+    class OutputSerializer(serializers.Serializer):
+        application_id = serializers.IntegerField()
+        outcome = serializers.CharField()
+        observed_at = serializers.DateField()
+        recorded_by = serializers.CharField(source="recorded_by.username")
+        recorded_at = serializers.DateTimeField()
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer, 409: OpenApiTypes.OBJECT},
+    )
+    @requires(Perm.RECORD_OUTCOME)
+    def post(self, request: Request, application_id: int) -> Response:
+        try:
+            application = selectors.application_for_outcome(
+                user=request.user, application_id=application_id
+            )
+        except LoanApplication.DoesNotExist:
+            raise NotFound(f"No application {application_id}.") from None
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            recorded, created = loan_outcome_record(
+                application=application, actor=request.user, **serializer.validated_data
+            )
+        except OutcomeConflict as error:
+            raise Conflict(error.errors["outcome"]) from None
+        except OutcomeRefused as error:
+            raise field_errors(error.errors) from None
+        return Response(
+            self.OutputSerializer(recorded).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 def _visible_application(request: Request, application_id: int) -> LoanApplication:

@@ -121,3 +121,37 @@ class LoanApplication(models.Model):
 
     def __str__(self) -> str:
         return f"application #{self.pk} ({self.status})"
+
+
+class LoanOutcome(models.Model):
+    """What became of a decided application: repaid or defaulted, observed on a date.
+
+    Recorded by compliance or model admins (API, CSV import) so fairness audits can compare
+    error rates by group. One per application; a recorded outcome is never overwritten.
+    """
+
+    class Result(models.TextChoices):
+        REPAID = "repaid", "Repaid"
+        DEFAULTED = "defaulted", "Defaulted"
+
+    application = models.OneToOneField(
+        LoanApplication, on_delete=models.PROTECT, related_name="recorded_outcome"
+    )
+    outcome = models.CharField(max_length=10, choices=Result.choices)
+    observed_at = models.DateField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=255, blank=True, help_text="API, or the imported file")
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=["repaid", "defaulted"]), name="loan_outcome_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} for application #{self.application_id}"

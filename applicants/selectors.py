@@ -264,6 +264,18 @@ def batch_histogram(*, batch: BatchJob) -> dict[str, Any]:
     return histogram
 
 
+def application_for_outcome(*, user: AbstractBaseUser, application_id: int) -> LoanApplication:
+    """The application `user` may record an outcome for (any, with the permission).
+
+    Raises `LoanApplication.DoesNotExist` otherwise, so the caller answers 404.
+    """
+    # Model admins record outcomes without reading applications, hence a selector of its own.
+    applications: QuerySet[LoanApplication] = LoanApplication.objects.none()
+    if getattr(user, "is_authenticated", False) and user.has_perm(Perm.RECORD_OUTCOME):
+        applications = LoanApplication.objects.all()
+    return applications.select_related("decision").get(pk=application_id)
+
+
 # --- overrides per officer (compliance) ---------------------------------------------------------
 
 

@@ -126,3 +126,69 @@ class ChainVerificationRun(models.Model):
     @property
     def done(self) -> bool:
         return self.status in (self.Status.INTACT, self.Status.BROKEN, self.Status.FAILED)
+
+
+class FairnessAudit(models.Model):
+    """A fair-lending audit of the decisions of a period, run by a Celery task.
+
+    Its figures are kept as an immutable snapshot (inputs, figures, code and model versions)
+    whose sha256 is written to the audit trail. Once signed off by a compliance user nothing
+    of it may change: a new audit is run instead. On PostgreSQL a trigger enforces both
+    (migration 0010); `audits.fairness_services` refuses first, with a message.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    date_from = models.DateField()
+    date_to = models.DateField()
+    attributes = models.JSONField(default=list)
+    model_version = models.CharField(max_length=64, blank=True)
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    channel = models.CharField(max_length=8, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="empty for the monthly scheduled audit",
+    )
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+    snapshot = models.JSONField(null=True, blank=True)
+    snapshot_sha256 = models.CharField(max_length=64, blank=True)
+    verdict = models.CharField(max_length=8, blank=True)
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    sign_off_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        permissions = [("sign_off_fairnessaudit", "Can sign off a fair-lending audit")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(date_to__gte=models.F("date_from")),
+                name="fairness_audit_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(signed_off_at__isnull=True)
+                | (models.Q(status="done") & ~models.Q(sign_off_comment="")),
+                name="fairness_audit_signed_only_when_done_with_comment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"fairness audit #{self.pk} {self.date_from}..{self.date_to} ({self.status})"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_off_at is not None

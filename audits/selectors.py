@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+
+import pandas as pd
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform
 
-from audits.models import AuditEvent, ChainVerificationRun
+from audits.models import AuditEvent, ChainVerificationRun, FairnessAudit
 from credscope_site.roles import Perm
+from scoring.models import Decision
 
 
 def audit_event_list(*, user: AbstractBaseUser) -> QuerySet[AuditEvent]:
@@ -24,6 +29,114 @@ def events_for_target(*, target_type: str, target_id: str) -> QuerySet[AuditEven
     return AuditEvent.objects.filter(target_type=target_type, target_id=str(target_id)).order_by(
         "sequence"
     )
+
+
+# --- fair-lending audits -------------------------------------------------------------------------
+
+#: The decision frame's columns, in the order `fairness_decision_frame` reads them.
+DECISION_FRAME_COLUMNS = (
+    "pd",
+    "model_outcome",
+    "override",
+    "decided_at",
+    "submitted_at",
+    "code_gender",
+    "days_birth",
+    "family_status",
+    "loan_outcome",
+    "model_version",
+    "policy_version",
+)
+
+
+def fairness_decision_frame(
+    *,
+    date_from: date,
+    date_to: date,
+    model_version: str = "",
+    policy_version: int | None = None,
+    channel: str = "",
+) -> pd.DataFrame:
+    """Every decision made from `date_from` to `date_to` (inclusive, UTC) as the frame
+    `audits.fairness` reads: one bulk `values_list` read, no model objects."""
+    start = datetime.combine(date_from, time.min, tzinfo=UTC)
+    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
+    decisions = Decision.objects.filter(decided_at__gte=start, decided_at__lt=end)
+    if model_version:
+        decisions = decisions.filter(model_version__version=model_version)
+    if policy_version is not None:
+        decisions = decisions.filter(policy__version=policy_version)
+    if channel:
+        decisions = decisions.filter(application__channel=channel)
+    rows = (
+        decisions.order_by()
+        .annotate(
+            family_status=KeyTextTransform("NAME_FAMILY_STATUS", "application__application_row")
+        )
+        .values_list(
+            "probability_of_default",
+            "outcome",
+            "override__outcome",
+            "decided_at",
+            "application__submitted_at",
+            "application__applicant__code_gender",
+            "application__applicant__days_birth",
+            "family_status",
+            "application__recorded_outcome__outcome",
+            "model_version__version",
+            "policy__version",
+        )
+    )
+    return decision_frame_from_rows(list(rows))
+
+
+def decision_frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
+    """The frame from rows in `DECISION_FRAME_COLUMNS` order, with the derived columns."""
+    frame = pd.DataFrame.from_records(rows, columns=list(DECISION_FRAME_COLUMNS))
+    frame["pd"] = frame["pd"].astype(float)
+    frame["final_outcome"] = frame["override"].where(
+        frame["override"].notna(), frame["model_outcome"]
+    )
+    # DAYS_BIRTH counts back from the application; add the days until the decision.
+    decided = pd.to_datetime(frame["decided_at"], utc=True)
+    submitted = pd.to_datetime(frame["submitted_at"], utc=True)
+    waited = (decided - submitted).dt.days.fillna(0).clip(lower=0)
+    frame["age_years"] = (-frame["days_birth"].astype(float) + waited) / 365.25
+    frame["override"] = frame["override"].astype(object).where(frame["override"].notna(), None)
+    return frame
+
+
+def fairness_audit_list_for(*, user: AbstractBaseUser) -> QuerySet[FairnessAudit]:
+    """Audits the user may read (compliance: all), newest first."""
+    if not user.has_perm(Perm.VIEW_FAIRNESS_AUDITS):
+        return FairnessAudit.objects.none()
+    return FairnessAudit.objects.select_related("requested_by", "signed_off_by")
+
+
+def fairness_audit_latest_for(*, user: AbstractBaseUser) -> FairnessAudit | None:
+    """The newest completed audit the user may read (the dashboard tile)."""
+    return (
+        fairness_audit_list_for(user=user)
+        .filter(status=FairnessAudit.Status.DONE)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def fairness_filter_choices() -> dict[str, list]:
+    """Model versions, policy versions and channels that decisions were made with."""
+    return {
+        "model_versions": list(
+            Decision.objects.order_by("model_version__version")
+            .values_list("model_version__version", flat=True)
+            .distinct()
+        ),
+        "policy_versions": list(
+            Decision.objects.order_by("policy__version")
+            .values_list("policy__version", flat=True)
+            .distinct()
+        ),
+    }
 
 
 def latest_verification_run(*, user: AbstractBaseUser) -> ChainVerificationRun | None:

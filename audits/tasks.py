@@ -2,13 +2,15 @@
 
 Beat: checkpoints every five minutes, failed sign-in windows closed every minute, the chain
 verified nightly; the trail page's "Verify chain" button enqueues the verification too.
+Fair-lending audits run on request and, by beat, monthly for the month before.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 
-from audits import auth_events, checkpoints, services
+from audits import auth_events, checkpoints, fairness_services, services
 
 
 @shared_task(name="audits.tasks.verify_audit_trail")
@@ -33,3 +35,19 @@ def write_audit_checkpoint() -> list[dict]:
 def close_failed_sign_in_windows() -> int:
     """Report the rest of each closed failed-sign-in window (see audits.auth_events)."""
     return auth_events.failed_sign_in_windows_close()
+
+
+@shared_task(name="audits.tasks.run_fairness_audit")
+def run_fairness_audit(audit_id: int) -> dict:
+    """Compute one requested audit (the service claims it, so a redelivery is harmless)."""
+    audit = fairness_services.fairness_audit_run(audit_id=audit_id)
+    if audit is None:
+        return {"audit_id": audit_id, "ran": False}
+    return {"audit_id": audit_id, "ran": True, "verdict": audit.verdict}
+
+
+@shared_task(name="audits.tasks.run_monthly_fairness_audit")
+def run_monthly_fairness_audit() -> dict:
+    """celery beat, on the 1st of each month: the audit of the month before."""
+    audit = fairness_services.fairness_audit_monthly(today=timezone.localdate())
+    return {"audit_id": audit.pk if audit else None, "verdict": audit.verdict if audit else None}

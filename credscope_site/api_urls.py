@@ -7,10 +7,18 @@ from applicants.apis import (
     ApplicationCollectionApi,
     ApplicationDetailApi,
     ApplicationExplanationApi,
+    ApplicationOutcomeApi,
 )
 from applicants.batch_apis import BatchCreateApi, BatchDetailApi, BatchResultsApi
 from applicants.notice_apis import ApplicationNoticeApi, BatchNoticesApi
 from applicants.review_apis import ApplicationOverrideApi, ReviewQueueApi
+from audits.apis import (
+    FairnessAuditCollectionApi,
+    FairnessAuditDetailApi,
+    FairnessAuditFiguresApi,
+    FairnessAuditReportApi,
+    FairnessAuditSignOffApi,
+)
 from credscope_site.api import ApiView
 from credscope_site.apis import HealthApi, TokenCreateApi, TokenDestroyApi
 from scoring.apis import (
@@ -63,5 +71,29 @@ urlpatterns = [
     path("models/<str:version>/challenger/", ModelChallengerApi.as_view(), name="model-challenger"),
     path("policies/", PolicyCollectionApi.as_view(), name="policies"),
     path("policies/preview/", PolicyPreviewApi.as_view(), name="policy-preview"),
+    path(
+        "applications/<int:application_id>/outcome/",
+        ApplicationOutcomeApi.as_view(),
+        name="application-outcome",
+    ),
+    path("fairness-audits/", FairnessAuditCollectionApi.as_view(), name="fairness-audits"),
+    path(
+        "fairness-audits/<int:audit_id>/", FairnessAuditDetailApi.as_view(), name="fairness-audit"
+    ),
+    path(
+        "fairness-audits/<int:audit_id>/sign-off/",
+        FairnessAuditSignOffApi.as_view(),
+        name="fairness-audit-sign-off",
+    ),
+    path(
+        "fairness-audits/<int:audit_id>/report.pdf",
+        FairnessAuditReportApi.as_view(),
+        name="fairness-audit-pdf",
+    ),
+    path(
+        "fairness-audits/<int:audit_id>/figures.csv",
+        FairnessAuditFiguresApi.as_view(),
+        name="fairness-audit-csv",
+    ),
     path("schema/", SchemaApi.as_view(), name="schema"),
 ]

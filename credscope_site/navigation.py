@@ -25,6 +25,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Batches", "applicants:batch_list", Perm.VIEW_BATCHES),
     NavItem("Audit trail", "audits:trail", Perm.VIEW_AUDIT_TRAIL),
     NavItem("Overrides", "applicants:override_report", Perm.VIEW_OVERRIDE_REPORT),
+    NavItem("Fairness", "fairness:list", Perm.VIEW_FAIRNESS_AUDITS),
     NavItem("Models", "models:list", Perm.VIEW_MODELS),
 )
 

@@ -41,6 +41,10 @@ class Perm:
     ACTIVATE_MODEL = "scoring.activate_modelversion"
     VIEW_POLICY = "scoring.view_decisionpolicy"
     CHANGE_POLICY = "scoring.add_decisionpolicy"
+    RECORD_OUTCOME = "applicants.add_loanoutcome"
+    VIEW_FAIRNESS_AUDITS = "audits.view_fairnessaudit"
+    RUN_FAIRNESS_AUDIT = "audits.add_fairnessaudit"
+    SIGN_OFF_FAIRNESS_AUDIT = "audits.sign_off_fairnessaudit"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -61,6 +65,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.VIEW_BATCHES,
             Perm.VIEW_MODELS,
             Perm.VIEW_POLICY,
+            Perm.RECORD_OUTCOME,
+            Perm.VIEW_FAIRNESS_AUDITS,
+            Perm.RUN_FAIRNESS_AUDIT,
+            Perm.SIGN_OFF_FAIRNESS_AUDIT,
             Perm.VIEW_OVERRIDE_REPORT,
         }
     ),
@@ -71,6 +79,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             Perm.ACTIVATE_MODEL,
             Perm.VIEW_POLICY,
             Perm.CHANGE_POLICY,
+            Perm.RECORD_OUTCOME,
         }
     ),
     # Reviewers read every application (the queue spans officers) and override those

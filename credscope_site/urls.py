@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", include("audits.urls")),
+    path("compliance/fairness/", include("audits.fairness_urls")),
     path("", include("applicants.urls")),
     path("models/", include("scoring.urls")),
     path("admin/", admin.site.urls),

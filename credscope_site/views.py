@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from applicants.selectors import officer_dashboard
-from audits.selectors import latest_verification_run
+from audits.selectors import fairness_audit_latest_for, latest_verification_run
 from credscope_site import health
 from credscope_site.navigation import items_for
 from credscope_site.roles import Perm, roles_of
@@ -33,6 +33,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ),
             "latest_run": latest_verification_run(user=request.user),
             "can_read_trail": request.user.has_perm(Perm.VIEW_AUDIT_TRAIL),
+            "show_fairness": request.user.has_perm(Perm.VIEW_FAIRNESS_AUDITS),
+            "fairness_latest": fairness_audit_latest_for(user=request.user),
         },
     )
 

@@ -29,7 +29,15 @@ def nav_labels(response) -> list[str]:
         ("officer", ["Dashboard", "Applications", "New application", "Batches"]),
         (
             "compliance",
-            ["Dashboard", "Applications", "Batches", "Audit trail", "Overrides", "Models"],
+            [
+                "Dashboard",
+                "Applications",
+                "Batches",
+                "Audit trail",
+                "Overrides",
+                "Fairness",
+                "Models",
+            ],
         ),
         ("model_admin", ["Dashboard", "Models"]),
         ("reviewer", ["Dashboard", "Applications", "Review"]),

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import environ
+from celery.schedules import crontab
 
 from credscope_site.config import (
     ConfigurationError,
@@ -318,6 +319,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.requeue_stuck_applications",
         "schedule": env.int("CREDSCOPE_SWEEP_INTERVAL", default=30),
     },
+    # A fair-lending audit of the previous calendar month, on the 1st at 03:00.
+    "fairness-audit-monthly": {
+        "task": "audits.tasks.run_monthly_fairness_audit",
+        "schedule": crontab(minute=0, hour=3, day_of_month=1),
+    },
 }
 
 if REDIS_URL:
@@ -409,6 +415,35 @@ SPECTACULAR_SETTINGS = {
 CREDSCOPE_SENIOR_OVERRIDE_PD = env.float("CREDSCOPE_SENIOR_OVERRIDE_PD", default=0.20)
 if not 0 < CREDSCOPE_SENIOR_OVERRIDE_PD <= 1:
     raise ConfigurationError("CREDSCOPE_SENIOR_OVERRIDE_PD must be a probability in (0, 1]")
+
+# Fair-lending audits (audits/fairness.py). Each protected attribute names its source column
+# in the decision frame (audits.selectors); `reference` pins the reference group (None: the
+# most favoured). Groups under `min_count` decisions are "too few to judge".
+CREDSCOPE_FAIRNESS = {
+    "min_count": env.int("CREDSCOPE_FAIRNESS_MIN_COUNT", default=30),
+    "ratio": 0.8,  # the four-fifths rule
+    "alpha": 0.05,
+    "exact_test_below": 2000,  # Fisher's exact test below this many decisions, z-test above
+    "attributes": {
+        "CODE_GENDER": {
+            "label": "Gender",
+            "source": "code_gender",
+            "reference": None,
+            "value_labels": {"F": "Female", "M": "Male", "XNA": "Not stated"},
+        },
+        "AGE_BAND": {
+            "label": "Age band",
+            "source": "age_years",
+            "bands": [25, 35, 45, 62],
+            "reference": None,
+        },
+        "NAME_FAMILY_STATUS": {
+            "label": "Family status",
+            "source": "family_status",
+            "reference": None,
+        },
+    },
+}
 
 # Scoring. Retries are for transient errors only (database or broker hiccups).
 CREDSCOPE_SCORING_MAX_RETRIES = env.int("CREDSCOPE_SCORING_MAX_RETRIES", default=5)
