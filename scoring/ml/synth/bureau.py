@@ -94,8 +94,23 @@ def generate_bureau(
     status = np.where(bad_debt, code(B, "CREDIT_ACTIVE", "Bad debt"), status)
     cols["CREDIT_ACTIVE"] = status
     active = status == code(B, "CREDIT_ACTIVE", "Active")
-    closed = ~active
 
+    _dates(rng, cols, days_credit, planned_end, active)
+    overdue_now = _amounts(rng, cols, credit_type, active, s, overdue_propensity)
+
+    balance = _balance(rng, cols, active, overdue_now, dpd_propensity)
+    return cols, balance
+
+
+def _dates(
+    rng: np.random.Generator,
+    cols: Columns,
+    days_credit: np.ndarray,
+    planned_end: np.ndarray,
+    active: np.ndarray,
+) -> None:
+    """When each credit ended (closed ones), is planned to end, and was last updated."""
+    m, closed = active.size, ~active
     fact = days_credit + np.minimum(
         quantile("bureau.fact_duration", rng.random(m)).round(), -days_credit
     )
@@ -112,6 +127,18 @@ def generate_bureau(
     )
     cols["DAYS_CREDIT_UPDATE"] = np.where(active, update_active, update_closed).astype(np.int64)
 
+
+def _amounts(
+    rng: np.random.Generator,
+    cols: Columns,
+    credit_type: np.ndarray,
+    active: np.ndarray,
+    s: np.ndarray,
+    overdue_propensity: np.ndarray,
+) -> np.ndarray:
+    """Credit sums, debts, limits, overdue amounts and days, prolongations and annuities;
+    returns which credits are overdue now."""
+    m = active.size
     sums = np.zeros(m)
     for type_name, group in _SUM_GROUP.items():
         chosen = credit_type == code(B, "CREDIT_TYPE", type_name)
@@ -153,9 +180,7 @@ def generate_bureau(
         0.0,
     )
     _missing(rng, cols, "AMT_ANNUITY", annuity, active)
-
-    balance = _balance(rng, cols, active, overdue_now, dpd_propensity)
-    return cols, balance
+    return overdue_now
 
 
 def _missing(
