@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from credscope_site.api import ApiView, StrictInputSerializer, requires
 from credscope_site.roles import Perm
-from scoring import oversight, policy, registry
+from scoring import challenger, oversight, policy, registry
 from scoring.models import DecisionPolicy, ModelVersion
 
 # --- model versions ------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ class ModelChallengerApi(ApiView):
     def post(self, request: Request, version: str) -> Response:
         _version_or_404(version)
         try:
-            model = registry.model_version_challenger_set(version=version, actor=request.user)
+            model = challenger.model_version_challenger_set(version=version, actor=request.user)
         except registry.RegistryError as error:
             raise ValidationError({"version": str(error)}) from None
         return Response(ModelVersionOutputSerializer(model).data)
@@ -191,7 +191,7 @@ class ModelChallengerApi(ApiView):
     def delete(self, request: Request, version: str) -> Response:
         _version_or_404(version)
         try:
-            registry.model_version_challenger_clear(version=version, actor=request.user)
+            challenger.model_version_challenger_clear(version=version, actor=request.user)
         except registry.RegistryError as error:
             raise ValidationError({"version": str(error)}) from None
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,8 +13,14 @@ import logging
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
+from audits import trail
+from audits.actions import AuditAction
+from credscope_site.roles import Perm
 from scoring import queue, registry
 from scoring.models import ChallengerScore, Decision, ModelVersion
 from scoring.policy import policy_apply
@@ -121,3 +127,73 @@ def _pending(model_version: ModelVersion, decision_ids: list[int]) -> list[int]:
             .values_list("pk", flat=True)[:room]
         )
     return wanted
+
+
+# --- which version challenges -----------------------------------------------------------
+
+
+def challenger_model_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(is_challenger=True).first()
+
+
+def model_version_challenger_set(*, version: str, actor: AbstractBaseUser | None) -> ModelVersion:
+    """Make `version` the challenger: from now on every live decision is also scored by it,
+    in the background. Replaces the previous challenger; the active version cannot be one.
+    The bundle is verified first, so a broken bundle never reaches the workers."""
+    if actor is not None and not actor.has_perm(Perm.ACTIVATE_MODEL):
+        raise PermissionDenied("only model admins may set a challenger")
+    candidate = ModelVersion.objects.filter(version=version).first()
+    if candidate is None:
+        raise registry.RegistryError(f"no model version {version!r} (see list_models)")
+    if candidate.status == ModelVersion.Status.ACTIVE:
+        raise registry.RegistryError(
+            f"model version {version} is active: it cannot challenge itself"
+        )
+    registry.verified_scorer(candidate)
+    with transaction.atomic():
+        previous = list(ModelVersion.objects.select_for_update().filter(is_challenger=True))
+        if any(model.pk == candidate.pk for model in previous):
+            return candidate
+        ModelVersion.objects.filter(pk__in=[m.pk for m in previous]).update(
+            is_challenger=False, challenger_since=None
+        )
+        candidate.is_challenger = True
+        candidate.challenger_since = timezone.now()
+        candidate.save(update_fields=["is_challenger", "challenger_since"])
+        trail.record(
+            action=AuditAction.MODEL_CHALLENGER_SET,
+            actor=actor,
+            target=candidate,
+            payload={
+                "version": candidate.version,
+                "before": {"challenger": [m.version for m in previous]},
+                "after": {"challenger": candidate.version},
+            },
+        )
+    return candidate
+
+
+def model_version_challenger_clear(*, version: str, actor: AbstractBaseUser | None) -> ModelVersion:
+    """Stop `version` challenging; the scores it made stay for comparison."""
+    if actor is not None and not actor.has_perm(Perm.ACTIVATE_MODEL):
+        raise PermissionDenied("only model admins may clear a challenger")
+    with transaction.atomic():
+        model = ModelVersion.objects.select_for_update().filter(version=version).first()
+        if model is None:
+            raise registry.RegistryError(f"no model version {version!r} (see list_models)")
+        if not model.is_challenger:
+            raise registry.RegistryError(f"model version {version} is not the challenger")
+        model.is_challenger = False
+        model.challenger_since = None
+        model.save(update_fields=["is_challenger", "challenger_since"])
+        trail.record(
+            action=AuditAction.MODEL_CHALLENGER_CLEARED,
+            actor=actor,
+            target=model,
+            payload={
+                "version": model.version,
+                "before": {"challenger": model.version},
+                "after": {"challenger": None},
+            },
+        )
+    return model

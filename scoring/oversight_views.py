@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from credscope_site.roles import Perm
+from scoring import challenger as challengers
 from scoring import oversight, policy, registry
 from scoring.ml.monitoring import PSI_ACT, PSI_WATCH
 from scoring.models import DecisionPolicy, ModelVersion
@@ -54,7 +55,7 @@ def oversight_page(request: HttpRequest) -> HttpResponse:
 def oversight_summary() -> dict:
     """The model admin's overview: champion, challenger and agreement, drift, training."""
     champion = registry.active_model_version()
-    challenger = registry.challenger_model_version()
+    challenger = challengers.challenger_model_version()
     return {
         "champion": champion,
         "challenger": challenger,

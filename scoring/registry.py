@@ -154,7 +154,7 @@ def model_version_activate(
     candidate = ModelVersion.objects.filter(version=version).first()
     if candidate is None:
         raise RegistryError(f"no model version {version!r} (see list_models)")
-    scorer = _load_verified(candidate)
+    scorer = verified_scorer(candidate)
     with transaction.atomic():
         current = list(
             ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE)
@@ -194,71 +194,6 @@ def model_version_activate(
             },
         )
     return candidate
-
-
-def challenger_model_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(is_challenger=True).first()
-
-
-def model_version_challenger_set(*, version: str, actor: AbstractBaseUser | None) -> ModelVersion:
-    """Make `version` the challenger: from now on every live decision is also scored by it,
-    in the background. Replaces the previous challenger; the active version cannot be one.
-    The bundle is verified first, so a broken bundle never reaches the workers."""
-    if actor is not None and not actor.has_perm(Perm.ACTIVATE_MODEL):
-        raise PermissionDenied("only model admins may set a challenger")
-    candidate = ModelVersion.objects.filter(version=version).first()
-    if candidate is None:
-        raise RegistryError(f"no model version {version!r} (see list_models)")
-    if candidate.status == ModelVersion.Status.ACTIVE:
-        raise RegistryError(f"model version {version} is active: it cannot challenge itself")
-    _load_verified(candidate)
-    with transaction.atomic():
-        previous = list(ModelVersion.objects.select_for_update().filter(is_challenger=True))
-        if any(model.pk == candidate.pk for model in previous):
-            return candidate
-        ModelVersion.objects.filter(pk__in=[m.pk for m in previous]).update(
-            is_challenger=False, challenger_since=None
-        )
-        candidate.is_challenger = True
-        candidate.challenger_since = timezone.now()
-        candidate.save(update_fields=["is_challenger", "challenger_since"])
-        trail.record(
-            action=AuditAction.MODEL_CHALLENGER_SET,
-            actor=actor,
-            target=candidate,
-            payload={
-                "version": candidate.version,
-                "before": {"challenger": [m.version for m in previous]},
-                "after": {"challenger": candidate.version},
-            },
-        )
-    return candidate
-
-
-def model_version_challenger_clear(*, version: str, actor: AbstractBaseUser | None) -> ModelVersion:
-    """Stop `version` challenging; the scores it made stay for comparison."""
-    if actor is not None and not actor.has_perm(Perm.ACTIVATE_MODEL):
-        raise PermissionDenied("only model admins may clear a challenger")
-    with transaction.atomic():
-        model = ModelVersion.objects.select_for_update().filter(version=version).first()
-        if model is None:
-            raise RegistryError(f"no model version {version!r} (see list_models)")
-        if not model.is_challenger:
-            raise RegistryError(f"model version {version} is not the challenger")
-        model.is_challenger = False
-        model.challenger_since = None
-        model.save(update_fields=["is_challenger", "challenger_since"])
-        trail.record(
-            action=AuditAction.MODEL_CHALLENGER_CLEARED,
-            actor=actor,
-            target=model,
-            payload={
-                "version": model.version,
-                "before": {"challenger": model.version},
-                "after": {"challenger": None},
-            },
-        )
-    return model
 
 
 # --- the scorer held by this process ----------------------------------------------------------
@@ -385,7 +320,7 @@ def _scorer_for(model_version: ModelVersion) -> Scorer:
     with _lock:
         scorer = _loaded.get(model_version.version)
         if scorer is None:
-            scorer = _load_verified(model_version)
+            scorer = verified_scorer(model_version)
             while len(_loaded) >= _MAX_LOADED:
                 _loaded.pop(next(iter(_loaded)))
             _loaded[model_version.version] = scorer
@@ -462,7 +397,8 @@ def _keep_loaded(version: str, scorer: Scorer) -> None:
         _loaded[version] = scorer
 
 
-def _load_verified(model_version: ModelVersion) -> Scorer:
+def verified_scorer(model_version: ModelVersion) -> Scorer:
+    """Load and verify the bundle of `model_version` (not kept: see `_scorer_for`)."""
     try:
         return Scorer.from_bundle(Path(model_version.bundle_path))
     except (BundleError, FileNotFoundError) as error:

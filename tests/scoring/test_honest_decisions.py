@@ -216,7 +216,7 @@ def test_every_reason_over_2000_thin_applicants_is_true(decided, trained_model) 
 def test_the_age_rule_takes_off_exactly_what_age_added(trained_model) -> None:
     """An applicant aged 62+ whose age family would raise the risk: the amount is taken
     off the logit and recorded; the explanation still adds up."""
-    scorer = registry._load_verified(trained_model)
+    scorer = registry.verified_scorer(trained_model)
     found = 0
     for days in range(-22700, -25600, -150):  # 62 to 70 years old
         for ext in (0.2, 0.5, 0.8):

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from applicants.services import batch_intake
 from audits.actions import AuditAction
 from audits.models import AuditEvent
+from scoring import challenger as challengers
 from scoring import decide, oversight, registry
 from scoring.challenger import challenger_decisions_score
 from scoring.models import ChallengerScore, Decision, ModelVersion
@@ -134,10 +135,10 @@ def test_challenger_api_sets_and_clears_with_audit_per_role(
         and "cannot challenge itself" in refused.json()["errors"]["version"]
     )
     assert api(model_admin).post(url).status_code == 200
-    assert registry.challenger_model_version().version == "second"
+    assert challengers.challenger_model_version().version == "second"
     assert AuditEvent.objects.filter(action=AuditAction.MODEL_CHALLENGER_SET).count() == 1
     assert api(model_admin).delete(url).status_code == 204
-    assert registry.challenger_model_version() is None
+    assert challengers.challenger_model_version() is None
     assert AuditEvent.objects.filter(action=AuditAction.MODEL_CHALLENGER_CLEARED).count() == 1
     assert api(model_admin).delete(url).status_code == 400  # not the challenger any more
 
@@ -147,7 +148,7 @@ def test_with_a_challenger_200_live_decisions_leave_200_challenger_scores(
     trained_model, officer, model_admin, django_capture_on_commit_callbacks
 ) -> None:
     challenger = second_version(trained_model)
-    registry.model_version_challenger_set(version="second", actor=model_admin)
+    challengers.model_version_challenger_set(version="second", actor=model_admin)
     with django_capture_on_commit_callbacks(execute=True):
         batch = batch_intake.batch_create(
             actor=officer, filename="live.csv", content=varied_csv(200)
@@ -185,7 +186,7 @@ def test_one_challenger_task_scores_a_burst_in_bulk_and_the_next_finds_nothing(
     trained_model, officer, model_admin, django_capture_on_commit_callbacks
 ) -> None:
     challenger = second_version(trained_model)
-    registry.model_version_challenger_set(version="second", actor=model_admin)
+    challengers.model_version_challenger_set(version="second", actor=model_admin)
     with django_capture_on_commit_callbacks(execute=False) as queued:
         batch_intake.batch_create(actor=officer, filename="b.csv", content=varied_csv(5))
     # The batch's own task is among the callbacks; run it, holding back the challenger's.
@@ -249,7 +250,7 @@ def test_a_real_worker_scores_the_challenger_on_its_own_queue(
     # The worker serves only its test queue; the challenger's queue is pointed at it.
     settings.CREDSCOPE_CHALLENGER_QUEUE = celery_worker_process.queue
     challenger = second_version(trained_model)
-    registry.model_version_challenger_set(version="second", actor=model_admin)
+    challengers.model_version_challenger_set(version="second", actor=model_admin)
     applications = [LoanApplicationFactory() for _ in range(3)]
     for application in applications:
         decide.application_decide(application_id=application.pk, task_id=f"t-{application.pk}")
