@@ -49,7 +49,7 @@ ONE_THREAD = {
 }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/credscope_bench"
@@ -61,7 +61,11 @@ def main() -> None:
     parser.add_argument("--sync", type=int, default=150)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--fresh", action="store_true")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
 
     env = environment(args)
     challenger_queue = f"{args.queue}-challenger"

@@ -382,7 +382,7 @@ def worker_command(args: argparse.Namespace, name: str) -> list[str]:
             "--without-mingle", "--loglevel=WARNING"]  # fmt: skip
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -402,7 +402,57 @@ def main() -> None:
     parser.add_argument("--async", dest="async_", type=int, default=60)
     parser.add_argument("--batch-rows", type=int, default=10_000)
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the bench database")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def summary(
+    args: argparse.Namespace,
+    model_version: str,
+    load_before: list[float],
+    sync: dict,
+    asynchronous: dict,
+    one: dict,
+    two: dict,
+    memory: dict,
+    results_csv: dict,
+) -> dict:
+    """The one JSON object this script prints, with the issue's keys and the targets met."""
+    batch = {
+        "one_worker": one,
+        "two_workers": two,
+        "scaling_ratio": round(two["rows_per_s"] / one["rows_per_s"], 2),
+    }
+    result = {
+        "benchmark": "bench_scoring",
+        "model_version": model_version,
+        "cpu_count": os.cpu_count(),
+        "load_average": {"before": load_before, "after": load_average()},
+        "web_workers": args.web_workers,
+        "sync": sync,
+        "async": asynchronous,
+        "batch": batch,
+        "history": {"p50_ms": None, "note": "not measured by this script yet"},
+        "memory": memory,
+        "results_csv": {
+            "rows": results_csv["rows"],
+            "seconds_20k": round(results_csv["seconds"] * 20_000 / max(results_csv["rows"], 1), 2),
+        },
+        "targets": TARGETS,
+        "meets_targets": {
+            "sync_p50": sync["p50_ms"] <= TARGETS["sync_p50_ms"],
+            "sync_p99": sync["p99_ms"] <= TARGETS["sync_p99_ms"],
+            "sync_queries": sync["queries_per_request"] <= TARGETS["sync_queries_per_request"],
+            "async_p50": asynchronous["p50_ms"] <= TARGETS["async_p50_ms"],
+            "batch_two_workers": two["rows_per_s"] >= TARGETS["batch_two_workers_rows_per_s"],
+            "batch_scaling": batch["scaling_ratio"] >= TARGETS["batch_scaling_ratio"],
+            "rss": max(memory["web_rss_mb"], memory["worker_rss_mb"]) <= TARGETS["rss_mb"],
+        },
+    }
+    return result
+
+
+def main() -> None:
+    args = parse_args()
 
     env = environment(args)
     prepare_database(args, env)
@@ -469,37 +519,9 @@ def main() -> None:
         if second is not None:
             second.stop()
 
-    batch = {
-        "one_worker": one,
-        "two_workers": two,
-        "scaling_ratio": round(two["rows_per_s"] / one["rows_per_s"], 2),
-    }
-    result = {
-        "benchmark": "bench_scoring",
-        "model_version": model_version,
-        "cpu_count": os.cpu_count(),
-        "load_average": {"before": load_before, "after": load_average()},
-        "web_workers": args.web_workers,
-        "sync": sync,
-        "async": asynchronous,
-        "batch": batch,
-        "history": {"p50_ms": None, "note": "not measured by this script yet"},
-        "memory": memory,
-        "results_csv": {
-            "rows": results_csv["rows"],
-            "seconds_20k": round(results_csv["seconds"] * 20_000 / max(results_csv["rows"], 1), 2),
-        },
-        "targets": TARGETS,
-        "meets_targets": {
-            "sync_p50": sync["p50_ms"] <= TARGETS["sync_p50_ms"],
-            "sync_p99": sync["p99_ms"] <= TARGETS["sync_p99_ms"],
-            "sync_queries": sync["queries_per_request"] <= TARGETS["sync_queries_per_request"],
-            "async_p50": asynchronous["p50_ms"] <= TARGETS["async_p50_ms"],
-            "batch_two_workers": two["rows_per_s"] >= TARGETS["batch_two_workers_rows_per_s"],
-            "batch_scaling": batch["scaling_ratio"] >= TARGETS["batch_scaling_ratio"],
-            "rss": max(memory["web_rss_mb"], memory["worker_rss_mb"]) <= TARGETS["rss_mb"],
-        },
-    }
+    result = summary(
+        args, model_version, load_before, sync, asynchronous, one, two, memory, results_csv
+    )
     print(json.dumps(result))
 
 

@@ -185,36 +185,7 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
             row_warnings=row_warnings,
             finished_at=None if valid else timezone.now(),
         )
-        applicants = Applicant.objects.bulk_create(
-            [
-                Applicant(**applicant_fields(row, full_name, external_id, actor))
-                for _, row, external_id, full_name in valid
-            ],
-            batch_size=bulk_batch_size(Applicant),
-        )
-        applications = LoanApplication.objects.bulk_create(
-            [
-                LoanApplication(
-                    applicant=applicant,
-                    batch=batch,
-                    batch_row=number,
-                    **application_fields(row, {}, actor, LoanApplication.Channel.BATCH),
-                )
-                for applicant, (number, row, _, _) in zip(applicants, valid, strict=True)
-            ],
-            batch_size=bulk_batch_size(LoanApplication),
-        )
-        trail.record_many(
-            [
-                {
-                    "action": AuditAction.APPLICATION_SUBMITTED,
-                    "actor": actor,
-                    "target": application,
-                    "payload": submitted_payload(application),
-                }
-                for application in applications
-            ]
-        )
+        applications = _save_rows(batch, valid, actor)
         trail.record(
             action=AuditAction.BATCH_SUBMITTED,
             actor=actor,
@@ -234,6 +205,46 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
     if queue_errors:
         raise queue_errors[0]
     return batch
+
+
+def _save_rows(
+    batch: BatchJob,
+    valid: list[tuple[int, dict[str, Any], int | None, str]],
+    actor: AbstractBaseUser,
+) -> list[LoanApplication]:
+    """The valid rows as applicants and SUBMITTED applications, in bulk, with their audit
+    events (inside the caller's transaction)."""
+    applicants = Applicant.objects.bulk_create(
+        [
+            Applicant(**applicant_fields(row, full_name, external_id, actor))
+            for _, row, external_id, full_name in valid
+        ],
+        batch_size=bulk_batch_size(Applicant),
+    )
+    applications = LoanApplication.objects.bulk_create(
+        [
+            LoanApplication(
+                applicant=applicant,
+                batch=batch,
+                batch_row=number,
+                **application_fields(row, {}, actor, LoanApplication.Channel.BATCH),
+            )
+            for applicant, (number, row, _, _) in zip(applicants, valid, strict=True)
+        ],
+        batch_size=bulk_batch_size(LoanApplication),
+    )
+    trail.record_many(
+        [
+            {
+                "action": AuditAction.APPLICATION_SUBMITTED,
+                "actor": actor,
+                "target": application,
+                "payload": submitted_payload(application),
+            }
+            for application in applications
+        ]
+    )
+    return applications
 
 
 def parse_csv(content: bytes) -> tuple[list[str], list[list[str]]]:

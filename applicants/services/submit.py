@@ -113,13 +113,8 @@ def application_submit(
         existing = _application_for_key(actor, idempotency_key)
         if existing is not None:
             return _replayed(existing, fingerprint), False
-    score: registry.Score | None = None
+    score = _score_first(row, clean_inline_history, external_id) if score_now else None
     if score_now:
-        # Scored before anything is written (the model is slow next to a transaction); an
-        # application that cannot be scored here is saved and queued like any other.
-        score = decide.score_for_request(
-            application_row=row, history=clean_inline_history, external_id=external_id
-        )
         enqueue = score is None
     elif registry.active_model_version() is None:
         raise registry.NoActiveModel("no model version is active: nothing could score it")
@@ -159,6 +154,15 @@ def application_submit(
     if queue_errors:
         raise queue_errors[0]
     return application, True
+
+
+def _score_first(
+    row: dict[str, Any], history: dict[str, list[dict[str, Any]]], external_id: int | None
+) -> registry.Score | None:
+    """Scored before anything is written (the model is slow next to a transaction); an
+    application that cannot be scored here (None) is saved and queued like any other.
+    Raises `registry.NoActiveModel`: with no model nothing is saved."""
+    return decide.score_for_request(application_row=row, history=history, external_id=external_id)
 
 
 def application_submit_and_score(**kwargs: Any) -> tuple[LoanApplication, bool]:

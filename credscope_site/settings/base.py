@@ -108,7 +108,6 @@ MIDDLEWARE = [
 ]
 
 # Django's model backend, reading a user's permissions in one query (see the module).
-AUTHENTICATION_BACKENDS = ["credscope_site.backends.PermissionBackend"]
 ROOT_URLCONF = "credscope_site.urls"
 WSGI_APPLICATION = "credscope_site.wsgi.application"
 
@@ -177,9 +176,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # django-axes first: a locked-out username or address is refused before any password check.
+# django-axes first (lockouts), then Django's model backend with permissions read in one
+# query (credscope_site.backends).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "credscope_site.backends.PermissionBackend",
 ]
 # An idle session ends: each request pushes the expiry forward by this much.
 SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
