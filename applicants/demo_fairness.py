@@ -38,7 +38,7 @@ from applicants.models import LoanApplication
 from applicants.services.batch_intake import EXTERNAL_ID_COLUMN, KNOWN_COLUMNS, batch_create
 from applicants.services.outcomes import ImportReport, loan_outcomes_import
 from applicants.services.review import OverrideRefused, decision_override_record
-from scoring.decide import batch_decide
+from scoring.chunks import batch_decide
 from scoring.ml.data.load import load_tables
 from scoring.models import BatchJob, Decision, Outcome
 

@@ -83,13 +83,17 @@ def score_for_request(
     application_row: dict[str, Any],
     history: dict[str, list[dict[str, Any]]] | None,
     external_id: int | None,
+    versions: tuple[Any, str | None] | None = None,
 ) -> registry.Score | None:
     """Score an application a client waits on, before it is saved; None when scoring fails
     here (it is then saved and queued, where retries and FAILED are handled). Raises
     `registry.NoActiveModel`: with no model, nothing is saved."""
     try:
         return registry.score_record(
-            application_row=application_row, history=history or None, external_id=external_id
+            application_row=application_row,
+            history=history or None,
+            external_id=external_id,
+            versions=versions,
         )
     except registry.NoActiveModel:
         raise

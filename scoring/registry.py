@@ -211,6 +211,7 @@ def score_record(
     application_row: dict[str, Any],
     history: dict[str, list[dict[str, Any]]] | None,
     external_id: int | None,
+    versions: tuple[ModelVersion | None, str | None] | None = None,
 ) -> Score:
     """Score one application with the active model, explained in logit space.
 
@@ -218,7 +219,10 @@ def score_record(
     `external_id` from the data cache; otherwise none.
     """
     return score_records(
-        application_rows=[application_row], histories=[history], external_ids=[external_id]
+        application_rows=[application_row],
+        histories=[history],
+        external_ids=[external_id],
+        versions=versions,
     )[0]
 
 
@@ -227,12 +231,13 @@ def score_records(
     application_rows: list[dict[str, Any]],
     histories: list[dict[str, list[dict[str, Any]]] | None],
     external_ids: list[int | None],
+    versions: tuple[ModelVersion | None, str | None] | None = None,
 ) -> list[Score]:
     """Score many applications at once (a batch chunk): one feature build, one SHAP pass.
 
     Each gets the score `score_record` would give it; `latency_ms` is its share of the time.
     """
-    model_version, challenger_version = _active_and_challenger()
+    model_version, challenger_version = versions or active_versions()
     if model_version is None:
         raise NoActiveModel("no model version is active: run train_model --activate")
     scores = score_records_with(
@@ -244,8 +249,9 @@ def score_records(
     return [dataclasses.replace(s, challenger_version=challenger_version) for s in scores]
 
 
-def _active_and_challenger() -> tuple[ModelVersion | None, str | None]:
-    """The active version and the challenger's name, in one query."""
+def active_versions() -> tuple[ModelVersion | None, str | None]:
+    """The active version and the challenger's name, in one query (a request that validates
+    and scores reads them once and passes them along)."""
     rows = ModelVersion.objects.filter(Q(status=ModelVersion.Status.ACTIVE) | Q(is_challenger=True))
     active, challenger = None, None
     for row in rows:
@@ -361,10 +367,12 @@ def scorer_warm() -> str | None:
     return model_version.version
 
 
-def input_contract_errors(row: dict[str, Any]) -> dict[str, str]:
+def input_contract_errors(
+    row: dict[str, Any], *, versions: tuple[ModelVersion | None, str | None] | None = None
+) -> dict[str, str]:
     """Values outside the active model version's input domain (its bundle's contract), as
     field errors; none when no model is active (scoring will say so itself)."""
-    model_version = active_model_version()
+    model_version = (versions or active_versions())[0]
     if model_version is None:
         return {}
     try:

@@ -154,11 +154,12 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
     if not actor.has_perm(Perm.SUBMIT_BATCH):
         raise PermissionDenied("this role may not submit batches")
     header, lines = parse_csv(content)
+    versions = registry.active_versions()  # once, for every row's input contract
     valid: list[tuple[int, dict[str, Any], int | None, str]] = []
     row_errors: dict[str, dict[str, str]] = {}
     row_identities: dict[str, dict[str, str]] = {}
     for number, cells in enumerate(lines, start=1):
-        line = _clean_line(header, cells)
+        line = _clean_line(header, cells, versions)
         errors = line.errors or storage_errors(line.row, {})
         if errors:
             row_errors[str(number)] = errors
@@ -169,7 +170,7 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
     row_warnings = resubmission_warnings(
         [(number, external_id) for number, _, external_id, _ in valid]
     )
-    if valid and registry.active_model_version() is None:
+    if valid and versions[0] is None:
         raise registry.NoActiveModel("no model version is active: nothing could score the batch")
 
     queue_errors: list[Exception] = []
@@ -306,7 +307,9 @@ class _Line:
     identity: dict[str, str] = field(default_factory=dict)
 
 
-def _clean_line(header: Sequence[str], cells: Sequence[str]) -> _Line:
+def _clean_line(
+    header: Sequence[str], cells: Sequence[str], versions: tuple[Any, str | None]
+) -> _Line:
     line = _Line()
     # A short or long line still names its person when those columns are within reach.
     for column in (EXTERNAL_ID_COLUMN, FULL_NAME_COLUMN):
@@ -336,7 +339,7 @@ def _clean_line(header: Sequence[str], cells: Sequence[str]) -> _Line:
     line.row, row_errors = clean_application(values, from_text=True)
     line.errors.update(row_errors)
     if not row_errors:  # the model version's own domain (its training range, widened)
-        line.errors.update(registry.input_contract_errors(line.row))
+        line.errors.update(registry.input_contract_errors(line.row, versions=versions))
     return line
 
 

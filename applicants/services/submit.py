@@ -95,7 +95,10 @@ def application_submit(
     """
     if not actor.has_perm(Perm.SUBMIT_APPLICATION):
         raise PermissionDenied("this role may not submit loan applications")
+    # The active version (and challenger) read once, for validation and for scoring.
+    versions = registry.active_versions()
     row, clean_inline_history, extras = _validated(
+        versions=versions,
         channel=channel,
         application_row=application_row,
         history=history,
@@ -113,10 +116,10 @@ def application_submit(
         existing = _application_for_key(actor, idempotency_key)
         if existing is not None:
             return _replayed(existing, fingerprint), False
-    score = _score_first(row, clean_inline_history, external_id) if score_now else None
+    score = _score_first(row, clean_inline_history, external_id, versions) if score_now else None
     if score_now:
         enqueue = score is None
-    elif registry.active_model_version() is None:
+    elif versions[0] is None:
         raise registry.NoActiveModel("no model version is active: nothing could score it")
 
     queue_errors: list[Exception] = []
@@ -157,12 +160,17 @@ def application_submit(
 
 
 def _score_first(
-    row: dict[str, Any], history: dict[str, list[dict[str, Any]]], external_id: int | None
+    row: dict[str, Any],
+    history: dict[str, list[dict[str, Any]]],
+    external_id: int | None,
+    versions: tuple[Any, str | None],
 ) -> registry.Score | None:
     """Scored before anything is written (the model is slow next to a transaction); an
     application that cannot be scored here (None) is saved and queued like any other.
     Raises `registry.NoActiveModel`: with no model nothing is saved."""
-    return decide.score_for_request(application_row=row, history=history, external_id=external_id)
+    return decide.score_for_request(
+        application_row=row, history=history, external_id=external_id, versions=versions
+    )
 
 
 def application_submit_and_score(**kwargs: Any) -> tuple[LoanApplication, bool]:
@@ -204,6 +212,7 @@ def application_fingerprint(
 
 def _validated(
     *,
+    versions: tuple[Any, str | None],
     channel: str,
     application_row: dict[str, Any],
     history: Any,
@@ -219,7 +228,7 @@ def _validated(
     row, row_errors = clean_application(application_row)
     errors.update(row_errors)
     if not row_errors:  # the model version's own domain (its training range, widened)
-        errors.update(registry.input_contract_errors(row))
+        errors.update(registry.input_contract_errors(row, versions=versions))
     errors.update(storage_errors(row, row_errors))
     clean_inline_history, history_errors = clean_history(history)
     errors.update(history_errors)

@@ -24,7 +24,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from applicants.models import Applicant, LoanApplication
-from scoring import decide, registry
+from scoring import chunks, registry
 from scoring.ml.data.load import load_tables
 from scoring.ml.features.build import feature_catalogue
 from scoring.ml.schema.records import clean_application, clean_history
@@ -129,7 +129,7 @@ def decided(tmp_path, trained_model) -> list[tuple[dict[str, Any], Decision]]:
             for i, (applicant, a) in enumerate(zip(applicants, applications, strict=True))
         ]
     )
-    decide.batch_decide(batch_id=batch.pk, task_id="honest")
+    chunks.batch_decide(batch_id=batch.pk, task_id="honest")
     decisions = {d.application_id: d for d in Decision.objects.filter(application__batch=batch)}
     assert len(decisions) == len(saved)
     return [(a, decisions[s.pk]) for a, s in zip(applications, saved, strict=True)]
