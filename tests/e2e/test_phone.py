@@ -26,7 +26,8 @@ OVERFLOW = """() => {
   for (const el of document.querySelectorAll('body *')) {
     const style = getComputedStyle(el);
     if (style.display === 'none' || style.visibility === 'hidden') continue;
-    if (style.clip === 'rect(0px, 0px, 0px, 0px)' || el.closest('thead')) continue;
+    if (style.clip === 'rect(0px, 0px, 0px, 0px)') continue;
+    if (el.closest('thead, .visually-hidden')) continue;
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
     if (r.right > width + 0.5 || r.left < -0.5) {

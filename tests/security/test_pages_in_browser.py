@@ -37,7 +37,12 @@ def test_officer_pages_draw_their_charts_under_the_policy(new_page, officer) -> 
             "() => Chart.getChart(document.getElementById('contributions-chart'))"
             ".data.datasets[0].data.length"
         )
-        assert drawn == 10
+        # Every bar the page sent was drawn (issue 11's families, however many there are).
+        sent = page.evaluate(
+            "() => JSON.parse(document.getElementById('contributions-data').textContent)"
+            ".values.length"
+        )
+        assert drawn == sent >= 1
         screenshot(page, f"csp-application-{label}")
         page.goto(f"/batches/{batch.pk}/")
         page.locator("#pd-histogram").wait_for()
