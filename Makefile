@@ -37,7 +37,8 @@ static/vendor/%: node_modules/.package-lock.json
 
 vendor: $(VENDOR_FILES)
 
-migrate: venv
+# Every management command runs the system checks, one of which wants Chart.js in place.
+migrate: venv vendor
 	$(MANAGE) migrate --noinput
 
 demo-setup: migrate
@@ -82,7 +83,7 @@ demo: demo-setup vendor demo-seed
 test: venv vendor
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: venv
+lint: venv vendor
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MANAGE) makemigrations --check --dry-run
