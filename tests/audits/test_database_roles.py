@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, missing
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -62,7 +62,7 @@ def role_database(django_db_blocker) -> Iterator[RoleDatabase]:
     with django_db_blocker.unblock():
         cfg = connection.settings_dict
         if cfg["ENGINE"] != "django.db.backends.postgresql":
-            pytest.skip("needs PostgreSQL")
+            missing("needs PostgreSQL: run with DATABASE_URL=postgres://...")
         base = f"{cfg['NAME']}_roles"
         owner, app = f"{base}_owner", f"{base}_app"
         admin_url = _url(cfg["USER"], cfg["PASSWORD"], "postgres")
