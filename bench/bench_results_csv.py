@@ -20,12 +20,15 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_scoring import prepare_database, setup_django  # the sibling bench script  # noqa: E402
+
 FEATURES = 120  # contributions stored per decision
 
 
@@ -45,34 +48,6 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
         "REDIS_URL": "",
         "LOG_LEVEL": "WARNING",
     }
-
-
-def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> None:
-    import psycopg
-
-    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    name = args.database_url.rsplit("/", 1)[1]
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    log(f"migrating {name}")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env=env,
-        check=True,
-    )
-
-
-def setup_django(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
 
 
 def seed(rows: int):

@@ -91,6 +91,8 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
         "DATABASE_URL": args.database_url,
         "REDIS_URL": args.redis_url,
         "SECRET_KEY": secrets.token_urlsafe(50),
+        # Production settings require the audit chain's key (issue 13).
+        "AUDIT_CHAIN_KEY": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "CELERY_TASK_DEFAULT_QUEUE": args.queue,
@@ -109,7 +111,7 @@ def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> None:
         exists = connection.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [name]
         ).fetchone()
-        if args.fresh and exists:
+        if getattr(args, "fresh", False) and exists:
             connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             exists = None
         if not exists:
