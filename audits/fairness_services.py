@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
@@ -27,8 +26,8 @@ from django.utils import timezone
 from audits import fairness, fairness_summary, selectors, trail
 from audits.actions import AuditAction
 from audits.models import FairnessAudit
+from credscope_site import task_queue
 from credscope_site.roles import Perm
-from scoring import queue
 
 logger = logging.getLogger(__name__)
 
@@ -146,22 +145,15 @@ def audit_inputs(audit: FairnessAudit) -> dict[str, Any]:
 
 
 def _enqueue(audit_id: int) -> None:
-    """Send the run by task name (services never import tasks), as `scoring.queue` does."""
-    app = current_app
+    """Send the run by task name: services never import tasks. An in-process run that fails
+    records the failure on the audit itself."""
     try:
-        if app.conf.task_always_eager:
-            if RUN_TASK not in app.tasks:
-                app.loader.import_default_modules()  # Celery's autodiscovery of tasks.py
-            app.tasks[RUN_TASK].delay(audit_id)
-        else:
-            app.send_task(RUN_TASK, args=[audit_id], ignore_result=True)
-    except queue.BROKER_ERRORS as error:
+        task_queue.task_send(RUN_TASK, [audit_id])
+    except task_queue.BROKER_ERRORS as error:
         logger.warning("broker unavailable for fairness audit %s: %s", audit_id, error)
         fairness_audit_mark_failed(
             audit_id=audit_id, reason="The task queue was unavailable; run the audit again."
         )
-    except Exception:  # an in-process run has already recorded its failure on the audit
-        logger.exception("in-process fairness audit %s failed", audit_id)
 
 
 # --- run -----------------------------------------------------------------------------------------

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from celery import current_app
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from audits import trail
 from audits.actions import AuditAction
 from audits.models import ChainVerificationRun
+from credscope_site import task_queue
 
 logger = logging.getLogger(__name__)
 
@@ -38,28 +37,14 @@ def verification_run_request(*, user: AbstractBaseUser | None) -> ChainVerificat
 
 def _enqueue(run_id: int) -> None:
     try:
-        _send(VERIFY_TASK, run_id)
-    except BrokerError as error:
+        task_queue.task_send(VERIFY_TASK, [run_id])
+    except task_queue.BROKER_ERRORS as error:
         logger.warning("broker unavailable, chain verification %s not queued: %s", run_id, error)
         ChainVerificationRun.objects.filter(pk=run_id, status=Status.PENDING).update(
             status=Status.FAILED,
             finished_at=timezone.now(),
             verdict="The task queue is unavailable; try again in a few minutes.",
         )
-
-
-def _send(name: str, *args: object) -> None:
-    """Send a task by name. In-process mode (demo, tests) runs it here: `send_task` never runs
-    eagerly, and tasks modules are only imported by workers, so import them first."""
-    app = current_app
-    if not app.conf.task_always_eager:
-        app.send_task(name, args=list(args))
-        return
-    app.loader.import_default_modules()
-    try:
-        app.tasks[name].delay(*args)
-    except Exception:  # the run already records the failure; the page shows it
-        logger.exception("in-process task %s%r failed", name, args)
 
 
 def verification_run_execute(*, run_id: int | None = None) -> ChainVerificationRun | None:

@@ -5,22 +5,20 @@ graph points one way (services -> queue; the worker imports tasks -> decide). Wh
 refuses the message the object is already saved; the typed error carries its id so every
 door can tell the person what happened, and the sweeper sends it again later.
 
-With no broker configured (the embedded default), tasks run in this process: the task looked
-up by name in Celery's registry is called eagerly. It records its own failures on the row,
-so an exception from it is logged, not raised into the caller.
+Sending by name, in process or to the broker, is `credscope_site.task_queue`'s; this module
+adds the scoring tasks' names and what a refusal means for each kind of object.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 
 from celery import current_app, group
 from django.conf import settings
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from credscope_site import task_queue
+from credscope_site.task_queue import BROKER_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +26,6 @@ SCORE_APPLICATION = "scoring.tasks.score_application"
 SCORE_BATCH = "scoring.tasks.score_batch"
 SCORE_CHALLENGER = "scoring.tasks.score_challenger"
 SCORE_BATCH_CHUNK = "scoring.tasks.score_batch_chunk"
-
-#: What a broker that is down or unreachable raises when a message is published.
-BROKER_ERRORS: tuple[type[BaseException], ...] = (
-    KombuOperationalError,
-    RedisConnectionError,
-    RedisTimeoutError,
-    OSError,
-)
 
 
 class ScoringQueueUnavailable(Exception):
@@ -91,20 +81,14 @@ def challenger_scoring_enqueue(*, decision_ids: list[int], version: str) -> None
     Best effort: a broker that refuses it is logged, never raised, because the champion's
     decision is already made and must not fail for the challenger's sake.
     """
-    app = current_app
-    args = [decision_ids, version]
     try:
-        if app.conf.task_always_eager:
-            _registered(SCORE_CHALLENGER).apply(args=args)
-        else:
-            # The short delay lets a burst of decisions be scored by one task, in bulk.
-            app.send_task(
-                SCORE_CHALLENGER,
-                args=args,
-                queue=settings.CREDSCOPE_CHALLENGER_QUEUE,
-                countdown=settings.CREDSCOPE_CHALLENGER_DELAY,
-                ignore_result=True,
-            )
+        # The short delay lets a burst of decisions be scored by one task, in bulk.
+        task_queue.task_send(
+            SCORE_CHALLENGER,
+            [decision_ids, version],
+            queue=settings.CREDSCOPE_CHALLENGER_QUEUE,
+            countdown=settings.CREDSCOPE_CHALLENGER_DELAY,
+        )
     except Exception:  # shadow scoring never fails the champion's decision
         logger.exception("challenger %s: %d decision(s) not queued", version, len(decision_ids))
 
@@ -113,7 +97,7 @@ def batch_chunks_enqueue(*, batch_id: int, chunks: Sequence[tuple[int, int]]) ->
     """Queue one `score_batch_chunk(batch_id, first_row, last_row)` per range, as one Celery
     group, so that every free worker takes a chunk. Raises `BatchQueueUnavailable`; chunks
     sent before the refusal run, and the sweeper plans the rest again."""
-    if current_app.conf.task_always_eager:
+    if task_queue.runs_in_process():
         for first_row, last_row in chunks:
             _send(SCORE_BATCH_CHUNK, batch_id, BatchQueueUnavailable, first_row, last_row)
         return
@@ -134,32 +118,10 @@ def batch_chunks_enqueue(*, batch_id: int, chunks: Sequence[tuple[int, int]]) ->
 def _send(
     task_name: str, object_id: int, refused: type[ScoringQueueUnavailable], *more: int
 ) -> None:
-    app = current_app
-    if app.conf.task_always_eager:
-        try:
-            _registered(task_name).delay(object_id, *more)
-        except Exception:  # the in-process task already recorded its failure on the row
-            logger.exception("in-process %s(%s) failed", task_name, object_id)
-        return
     try:
-        # Scoring tasks keep no result: subscribing to one would touch the result backend,
-        # and a Redis outage would surface there as a RuntimeError instead of here.
-        app.send_task(task_name, args=[object_id, *more], ignore_result=True)
+        task_queue.task_send(task_name, [object_id, *more])
     except BROKER_ERRORS as error:
         logger.warning(
             "broker unavailable, %s %s left for the sweeper: %s", refused.kind, object_id, error
         )
         raise refused(object_id) from error
-
-
-_discovered = threading.Event()
-
-
-def _registered(task_name: str):
-    """The task object registered under `task_name`, importing the apps' task modules (by
-    Celery's autodiscovery, not by an import here) the first time one is needed."""
-    app = current_app
-    if task_name not in app.tasks and not _discovered.is_set():
-        app.loader.import_default_modules()
-        _discovered.set()
-    return app.tasks[task_name]
