@@ -155,13 +155,12 @@ def demo_applications_seed(
             spare.append(candidate)
     chosen += spare[: max(0, count - len(chosen))]
 
-    names = _names(seed)
     for candidate in chosen:
         application, created = submit.application_submit(
             actor=officer,
             channel=LoanApplication.Channel.WEB,
             application_row=candidate.row,
-            full_name=next(names),
+            full_name=_name(seed, candidate.key),
             external_id=candidate.external_id,
             idempotency_key=KEY_PREFIX + candidate.key,
         )
@@ -181,10 +180,12 @@ def _quotas(count: int) -> dict[str, int]:
     return quotas
 
 
-def _names(seed: int) -> Iterator[str]:
-    rng = random.Random(seed)
-    while True:
-        yield f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+def _name(seed: int, key: str) -> str:
+    """A made-up name fixed by the candidate, not by its place in the list: a re-run with
+    another --count picks other candidates, and an application already submitted must be
+    sent again exactly as it was (its idempotency key would refuse another name)."""
+    rng = random.Random(f"{seed}:{key}")
+    return f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
 
 
 def _candidate_rows(

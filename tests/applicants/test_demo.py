@@ -53,3 +53,20 @@ def test_seeds_scored_applications_once(
     outcomes = Counter(applications.values_list("decision__outcome", flat=True))
     for outcome, n in outcomes.items():
         assert f"{n} {outcome.lower()}" in out
+
+
+def test_a_larger_count_adds_to_the_set_without_an_idempotency_conflict(
+    officer, trained_model, settings, tmp_path, capsys, django_capture_on_commit_callbacks
+) -> None:
+    settings.CREDSCOPE_DATA_DIR = tmp_path
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo_applications", "--username", "officer", "--count", "4")
+    names = dict(LoanApplication.objects.values_list("idempotency_key", "applicant__full_name"))
+    capsys.readouterr()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo_applications", "--username", "officer", "--count", "9")
+    applications = LoanApplication.objects.filter(created_by=officer)
+    assert applications.count() == 9
+    # The first four keep their names: a re-sent application is the same application.
+    assert {k: v for k, v in applications.values_list("idempotency_key", "applicant__full_name")
+            if k in names} == names  # fmt: skip
