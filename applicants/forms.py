@@ -375,7 +375,8 @@ class ApplicationForm(forms.Form):
             field = self.column_fields.get(column) or (column if column in self.fields else None)
             if field not in self.fields:
                 field = None
-                message = f"{column}: {message}"
+                if column in APPLICATION_TABLE.column_names:  # named, for lack of a field
+                    message = f"{column}: {message}"
             self.add_error(field, PLAIN_MESSAGES.get(column) or _sentence(message))
 
     def _kaggle_row(self, data: dict[str, Any]) -> dict[str, Any]:
