@@ -239,9 +239,14 @@ class ApplicationForm(forms.Form):
         label="Region where the applicant lives",
         coerce=float,
         empty_value=None,
-        help_text="Regions are anonymised in the model's data and known by their share of "
-        "the population.",
+        error_messages={
+            "required": "Choose the region where the applicant lives.",
+            "invalid_choice": "Choose a region from the list (the active model's regions).",
+        },
+        help_text="Listed by the region's share of the country's population, largest first "
+        "(regions are anonymised in the model's data).",
     )
+    region.wide = True  # a long list: shown across two columns where there is room
 
     def __init__(
         self,
@@ -421,20 +426,20 @@ class ApplicationForm(forms.Form):
 
 
 def region_choices(regions: list[Region]) -> list[tuple[str, str]]:
-    """(raw value, label) per region: its share of the population, to as many digits as it
-    takes to tell neighbours apart, and how many training applicants lived there."""
+    """(raw value, label) per region: its share of the population (first, so a narrow select
+    still shows it), to as many digits as it takes to tell neighbours apart, and how many
+    training applicants lived there."""
     for digits in range(2, 8):
         shares = [f"{region.share * 100:.{digits}g}%" for region in regions]
         if len(set(shares)) == len(shares):
             break
-    return [
-        (
-            repr(region.share),
-            f"Region with {share} of the population"
-            + ("" if region.applicants is None else f" ({region.applicants:,} training applicants)"),
-        )
-        for region, share in zip(regions, shares, strict=True)
-    ]
+    choices = []
+    for region, share in zip(regions, shares, strict=True):
+        label = f"{share} of the population"
+        if region.applicants is not None:
+            label += f" ({region.applicants:,} training applicants)"
+        choices.append((repr(region.share), label))
+    return choices
 
 
 def _float(value: Decimal | int | None) -> float | None:

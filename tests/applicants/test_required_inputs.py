@@ -183,7 +183,7 @@ def test_the_region_is_chosen_from_the_training_regions_and_decided_on(
     assert shares == sorted(shares, reverse=True)  # most populous first
     assert len({label for _, label in choices}) == len(choices)  # every label tells one apart
     value, label = next((v, lbl) for v, lbl in choices if v == "0.010006")
-    assert label == "Region with 1.001% of the population (128 training applicants)"
+    assert label == "1.001% of the population (128 training applicants)"
 
     response = login(client, officer).post(reverse("applicants:new"), form_data(region=value))
     assert response.status_code == 302, response.context["form"].errors
