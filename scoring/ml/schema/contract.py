@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from scoring.ml.schema.records import APPLICATION_TABLE, REQUIRED_APPLICATION_COLUMNS
@@ -59,7 +60,7 @@ class InputContract:
             },
         )
 
-    @property
+    @cached_property  # asked once per row of a batch: worked out once per contract
     def required(self) -> tuple[str, ...]:
         """The required columns, in the application table's order."""
         flagged = {name for name, entry in self.inputs.items() if entry.get("required")}
