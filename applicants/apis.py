@@ -140,6 +140,13 @@ class ApplicationCreateApi(ApiView):
     """Submit an application: Kaggle application columns at the top level, plus optional
     `full_name`, `external_id` and inline `history`.
 
+    Required inputs: `AMT_INCOME_TOTAL`, `AMT_CREDIT` and `DAYS_BIRTH` always (marked in the
+    schema), and whatever else the active model version's input contract requires: inputs
+    never missing in its training data that matter to it (for the demo model also
+    `DAYS_EMPLOYED`, `CNT_FAM_MEMBERS` and `REGION_POPULATION_RELATIVE`, a region's share of
+    the population). A body without one answers 400 with an error for each missing field, and
+    nothing is saved; a known applicant's `external_id` brings history, never these.
+
     202 with the application (queued for scoring); with `?wait=true`, scored within the
     request: 201 with the decision. An `Idempotency-Key` header makes a retry safe: the same
     key and body return the first application, another body answers 409.

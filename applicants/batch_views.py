@@ -22,7 +22,6 @@ from applicants.forms import BatchUploadForm
 from applicants.services import batch_intake
 from credscope_site.roles import Perm
 from scoring import batch_charts, selectors
-from scoring.ml.schema.records import REQUIRED_APPLICATION_COLUMNS
 from scoring.models import BatchJob
 from scoring.queue import BatchQueueUnavailable
 from scoring.registry import NoActiveModel
@@ -87,7 +86,7 @@ def batch_new(request: HttpRequest) -> HttpResponse:
         "scoring/batch_new.html",
         {
             "form": form,
-            "required_columns": REQUIRED_APPLICATION_COLUMNS,
+            "required_columns": batch_intake.required_columns(),
             "max_rows": settings.CREDSCOPE_BATCH_MAX_ROWS,
             "resubmission_days": settings.CREDSCOPE_RESUBMISSION_DAYS,
             "max_megabytes": settings.CREDSCOPE_BATCH_MAX_BYTES // (1024 * 1024),

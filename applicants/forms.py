@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from applicants.models import Applicant, LoanApplication
 from credscope_site.validators import BIGINT_MAX
-from scoring.ml.schema.records import clean_application
-from scoring.ml.schema.tables import APPLICATION_VOCABULARIES, DAYS_SENTINEL
+from scoring.ml.schema.contract import NO_CONTRACT, REGION_COLUMN, InputContract, Region
+from scoring.ml.schema.records import APPLICATION_BOUNDS, APPLICATION_TABLE, clean_application
+from scoring.ml.schema.tables import APPLICATION_VOCABULARIES, DAYS_SENTINEL, Kind
 from scoring.models import Outcome
 
 # Kaggle column -> the form field it is entered in; errors on a column are shown there.
@@ -46,7 +47,22 @@ COLUMN_FIELDS: dict[str, str] = {
     "EXT_SOURCE_1": "ext_source_1",
     "EXT_SOURCE_2": "ext_source_2",
     "EXT_SOURCE_3": "ext_source_3",
+    REGION_COLUMN: "region",
 }
+
+#: Inputs the form asks for only when the active model version requires them, in an officer's
+#: words (Home Credit's column descriptions); dates become DAYS_* offsets like the others.
+#: A required column not named here is asked for under its own name (never a dead end).
+EXTRA_LABELS: dict[str, str] = {
+    "DAYS_LAST_PHONE_CHANGE": "Phone number last changed on",
+    "DAYS_REGISTRATION": "Registration last changed on",
+    "DAYS_ID_PUBLISH": "Identity document issued on",
+    "REGION_RATING_CLIENT": "Home Credit's rating of the region (1 best, 3 worst)",
+    "REGION_RATING_CLIENT_W_CITY": "Home Credit's rating of the region and city (1 best, 3 worst)",
+    "OWN_CAR_AGE": "Car age (years)",
+    **{f"FLAG_DOCUMENT_{n}": f"Provided document no. {n}" for n in range(2, 22)},
+}
+EXTRA_SECTION = "Also required by the active model"
 
 MIN_AGE_YEARS, MAX_AGE_YEARS = 18, 100
 
@@ -81,6 +97,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "children",
             "family_members",
             "housing",
+            "region",
             "owns_realty",
             "owns_car",
             "car_age",
@@ -218,10 +235,39 @@ class ApplicationForm(forms.Form):
     ext_source_2 = forms.FloatField(label="External score 2", **_SCORE)
     ext_source_3 = forms.FloatField(label="External score 3", **_SCORE)
 
-    def __init__(self, *args: Any, today: datetime.date | None = None, **kwargs: Any) -> None:
+    region = forms.TypedChoiceField(
+        label="Region where the applicant lives",
+        coerce=float,
+        empty_value=None,
+        error_messages={
+            "required": "Choose the region where the applicant lives.",
+            "invalid_choice": "Choose a region from the list (the active model's regions).",
+        },
+        help_text="Listed by the region's share of the country's population, largest first "
+        "(regions are anonymised in the model's data).",
+    )
+    region.wide = True  # a long list: shown across two columns where there is room
+
+    def __init__(
+        self,
+        *args: Any,
+        today: datetime.date | None = None,
+        contract: InputContract = NO_CONTRACT,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.today = today or timezone.localdate()
         self.application_row: dict[str, Any] = {}
+        self.contract = contract
+        self._ask_for_region(contract.regions(), required=REGION_COLUMN in contract.required)
+        self.column_fields = dict(COLUMN_FIELDS)
+        self.extra_fields: list[str] = []
+        for column in contract.required:
+            name = self.column_fields.get(column)
+            if name is None:
+                self._ask_for(column)
+            elif name in self.fields and not self.fields[name].required:
+                self.fields[name].required = True
         # Required unless "not employed" is ticked: not labelled optional.
         self.fields["employed_since"].conditional = True
         for field in self.fields.values():
@@ -229,8 +275,59 @@ class ApplicationForm(forms.Form):
             if widget_type == "date":
                 field.widget.attrs["max"] = self.today.isoformat()
 
+    def _ask_for_region(self, regions: list[Region], *, required: bool) -> None:
+        """The region as a list of the model's training regions, most populous first; the
+        chosen option's value is the raw REGION_POPULATION_RELATIVE. Without a list (no
+        model) the question is left out."""
+        if not regions:
+            del self.fields["region"]
+            return
+        field = self.fields["region"]
+        field.required = required
+        field.choices = [("", "Choose the region"), *region_choices(regions)]
+
+    def _ask_for(self, column: str) -> None:
+        """A field for a required input the form does not otherwise ask for."""
+        name = column.lower()
+        label = EXTRA_LABELS.get(column, column)
+        definition = APPLICATION_TABLE.column(column)
+        bounds = APPLICATION_BOUNDS.get(column)
+        if column.startswith("DAYS_"):
+            field: forms.Field = forms.DateField(label=label, widget=_date_widget())
+            field.widget.attrs["max"] = self.today.isoformat()
+        elif definition.kind is Kind.CATEGORY:
+            field = forms.ChoiceField(label=label, choices=[("", "Choose"), *_choices(column)])
+        elif (
+            bounds is not None
+            and (bounds.minimum, bounds.maximum) == (0, 1)
+            and (definition.kind is Kind.INT)
+        ):
+            field = forms.TypedChoiceField(
+                label=label, choices=[("", "Choose"), (1, "Yes"), (0, "No")], coerce=int
+            )
+        elif column.startswith("REGION_RATING"):
+            field = forms.TypedChoiceField(
+                label=label, choices=[("", "Choose"), (1, "1"), (2, "2"), (3, "3")], coerce=int
+            )
+        elif definition.kind is Kind.INT:
+            field = forms.IntegerField(label=label)
+        else:
+            field = forms.FloatField(label=label, widget=forms.NumberInput(attrs={"step": "any"}))
+        if label == column:
+            field.help_text = "Home Credit's column of this name, as the model was trained on it."
+        self.fields[name] = field
+        self.column_fields[column] = name
+        self.extra_fields.append(column)
+
     def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
-        return [(title, [self[name] for name in names]) for title, names in SECTIONS]
+        sections = [
+            (title, [self[name] for name in names if name in self.fields])
+            for title, names in SECTIONS
+        ]
+        if self.extra_fields:
+            extra = [self[self.column_fields[column]] for column in self.extra_fields]
+            sections.append((EXTRA_SECTION, extra))
+        return sections
 
     def clean_full_name(self) -> str:
         name = " ".join(self.cleaned_data["full_name"].split())
@@ -270,6 +367,7 @@ class ApplicationForm(forms.Form):
         if self.errors:
             return data
         row, errors = clean_application(self._kaggle_row(data))
+        errors.update(self.contract.errors(row, known=errors))
         self.add_service_errors(errors)
         if not errors:
             self.application_row = row
@@ -279,7 +377,11 @@ class ApplicationForm(forms.Form):
         """Errors keyed by Kaggle column (the shared validator's, the service's) shown beside
         the field they came from; any other key goes above the form."""
         for column, message in errors.items():
-            field = COLUMN_FIELDS.get(column) or (column if column in self.fields else None)
+            field = self.column_fields.get(column) or (column if column in self.fields else None)
+            if field not in self.fields:
+                field = None
+                if column in APPLICATION_TABLE.column_names:  # named, for lack of a field
+                    message = f"{column}: {message}"
             self.add_error(field, PLAIN_MESSAGES.get(column) or _sentence(message))
 
     def _kaggle_row(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -313,8 +415,31 @@ class ApplicationForm(forms.Form):
             "EXT_SOURCE_1": data.get("ext_source_1"),
             "EXT_SOURCE_2": data.get("ext_source_2"),
             "EXT_SOURCE_3": data.get("ext_source_3"),
+            REGION_COLUMN: data.get("region"),
         }
+        for column in self.extra_fields:
+            value = data.get(self.column_fields[column])
+            if isinstance(value, datetime.date):
+                value = days_before(value, self.today)
+            row[column] = value
         return {column: value for column, value in row.items() if value is not None}
+
+
+def region_choices(regions: list[Region]) -> list[tuple[str, str]]:
+    """(raw value, label) per region: its share of the population (first, so a narrow select
+    still shows it), to as many digits as it takes to tell neighbours apart, and how many
+    training applicants lived there."""
+    for digits in range(2, 8):
+        shares = [f"{region.share * 100:.{digits}g}%" for region in regions]
+        if len(set(shares)) == len(shares):
+            break
+    choices = []
+    for region, share in zip(regions, shares, strict=True):
+        label = f"{share} of the population"
+        if region.applicants is not None:
+            label += f" ({region.applicants:,} training applicants)"
+        choices.append((repr(region.share), label))
+    return choices
 
 
 def _float(value: Decimal | int | None) -> float | None:

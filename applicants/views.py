@@ -27,6 +27,7 @@ from applicants.forms import ApplicationForm, OverrideForm
 from applicants.models import LoanApplication
 from applicants.services import review, submit
 from credscope_site.roles import Perm
+from scoring import registry
 from scoring.queue import ApplicationQueueUnavailable
 from scoring.registry import NoActiveModel
 
@@ -36,7 +37,9 @@ PAGE_SIZE = 20
 @require_http_methods(["GET", "POST"])
 @permission_required(Perm.SUBMIT_APPLICATION, raise_exception=True)
 def application_new(request: HttpRequest) -> HttpResponse:
-    form = ApplicationForm(request.POST) if request.method == "POST" else ApplicationForm()
+    # The form asks for what the active model version requires (its input contract).
+    contract = registry.input_contract()
+    form = ApplicationForm(request.POST if request.method == "POST" else None, contract=contract)
     # One key per rendering of the form: a double-click or a resent POST makes no second
     # application (the service answers the first one for the same key and body).
     idempotency_key = request.POST.get("idempotency_key") or uuid.uuid4().hex

@@ -154,14 +154,17 @@ def prepare_users_and_model(args: argparse.Namespace) -> str:
 
 
 def application_rows(limit: int) -> list[dict[str, Any]]:
+    from scoring import registry
     from scoring.ml.schema.records import clean_application
 
+    # Rows the active version accepts: a real row may lack an input it requires.
+    contract = registry.input_contract()
     rows = []
     with gzip.open(SAMPLE, "rt", newline="") as handle:
         for raw in csv.DictReader(handle):
             raw.pop("SK_ID_CURR", None)
             row, errors = clean_application(raw, from_text=True)
-            if not errors:
+            if not errors and not contract.errors(row):
                 rows.append(row)
             if len(rows) >= limit:
                 break

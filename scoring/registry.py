@@ -25,7 +25,7 @@ from audits import trail
 from audits.actions import AuditAction
 from credscope_site.roles import Perm
 from scoring.ml.data.history_store import HistoryStore, frames_from_records
-from scoring.ml.schema.records import check_input_contract
+from scoring.ml.schema.contract import NO_CONTRACT, InputContract
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving.bundle import BundleError, load_bundle
 from scoring.ml.serving.predict import Scorer
@@ -367,14 +367,16 @@ def scorer_warm() -> str | None:
     return model_version.version
 
 
-def input_contract_errors(
-    row: dict[str, Any], *, versions: tuple[ModelVersion | None, str | None] | None = None
-) -> dict[str, str]:
-    """Values outside the active model version's input domain (its bundle's contract), as
-    field errors; none when no model is active (scoring will say so itself)."""
+def input_contract(
+    versions: tuple[ModelVersion | None, str | None] | None = None,
+) -> InputContract:
+    """The active model version's input contract (what it requires, the domain it was
+    trained on), read from the scorer this process already holds: no query beyond the one
+    that found the version. With no active model, or one whose bundle cannot be loaded, only
+    the columns every application needs are required (scoring then says what is wrong)."""
     model_version = (versions or active_versions())[0]
     if model_version is None:
-        return {}
+        return NO_CONTRACT
     try:
         scorer = _scorer_for(model_version)
     except RegistryError:
@@ -382,9 +384,19 @@ def input_contract_errors(
         # validation has no contract to apply then.
         logger.warning("model version %s cannot be loaded; no input contract applied",
                        model_version.version)  # fmt: skip
-        return {}
-    contract = scorer.bundle.reference.get("inputs", {})
-    return check_input_contract(row, contract, version=model_version.version)
+        return NO_CONTRACT
+    return scorer.input_contract
+
+
+def input_contract_errors(
+    row: dict[str, Any],
+    *,
+    versions: tuple[ModelVersion | None, str | None] | None = None,
+    known: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """What the active version's contract says against a row the shared rules checked
+    (their errors in `known`): each missing required input, and values outside its domain."""
+    return input_contract(versions).errors(row, known=known or {})
 
 
 def history_store() -> HistoryStore | None:

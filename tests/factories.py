@@ -6,7 +6,42 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from tests.scoring.ml.ml_support import SEED_APPLICATION_ROW  # noqa: F401 - re-exported
+from tests.scoring.ml.ml_support import SEED_APPLICATION_ROW
+
+#: The test model's required inputs (`tests/scoring/ml/ml_support.py` trains it), kept in
+#: one place: a test that spells out only the columns it is about adds the rest from here.
+REQUIRED_EXTRAS = {
+    name: value
+    for name, value in SEED_APPLICATION_ROW.items()
+    if not name.startswith("EXT_SOURCE_")
+}
+
+
+def minimal_application(**overrides) -> dict:
+    """A valid minimal payload (`SEED_APPLICATION_ROW`) with `overrides`; a value of None
+    leaves that column out."""
+    row = {**SEED_APPLICATION_ROW, **overrides}
+    return {name: value for name, value in row.items() if value is not None}
+
+
+def with_required_columns(content: str | bytes) -> bytes:
+    """A CSV upload with every required column it lacks appended, on every full line, with
+    the minimal payload's value (a ragged line is left as it was written, still ragged)."""
+    text = content.decode() if isinstance(content, bytes) else content
+    header, *lines = text.rstrip("\n").split("\n")
+    present = set(header.split(","))
+    added = {k: v for k, v in REQUIRED_EXTRAS.items() if k not in present}
+    if not added:
+        return (text if text.endswith("\n") else text + "\n").encode()
+    suffix_header = "," + ",".join(added)
+    suffix = "," + ",".join(str(v) for v in added.values())
+    cells = header.count(",")
+    out = [
+        header + suffix_header,
+        *(line + suffix if line.count(",") == cells else line for line in lines),
+    ]
+    return ("\n".join(out) + "\n").encode()
+
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 

@@ -40,6 +40,7 @@ from credscope_site.fields import bulk_batch_size
 from credscope_site.roles import Perm
 from credscope_site.validators import BIGINT_MAX
 from scoring import queue, registry
+from scoring.ml.schema.contract import InputContract
 from scoring.ml.schema.records import (
     APPLICATION_TABLE,
     ASSIGNED_COLUMNS,
@@ -56,7 +57,8 @@ KNOWN_COLUMNS = frozenset(APPLICATION_TABLE.column_names) - ASSIGNED_COLUMNS
 EXTRA_COLUMNS = frozenset({EXTERNAL_ID_COLUMN, FULL_NAME_COLUMN})
 
 # The template a loan officer downloads: the usual columns and two filled-in examples
-# (Kaggle conventions: day offsets before the application, 365243 = not employed).
+# (Kaggle conventions: day offsets before the application, 365243 = not employed); any other
+# column the active version requires is added (`template_columns`).
 TEMPLATE_COLUMNS = (
     EXTERNAL_ID_COLUMN,
     FULL_NAME_COLUMN,
@@ -78,61 +80,69 @@ TEMPLATE_COLUMNS = (
     "ORGANIZATION_TYPE",
     "DAYS_BIRTH",
     "DAYS_EMPLOYED",
+    "REGION_POPULATION_RELATIVE",
     "EXT_SOURCE_1",
     "EXT_SOURCE_2",
     "EXT_SOURCE_3",
 )
-TEMPLATE_EXAMPLES = (
-    (
-        "",
-        "Jana Novakova",
-        "Cash loans",
-        "F",
-        "N",
-        "Y",
-        "1",
-        "3",
-        "180000",
-        "500000",
-        "25000",
-        "450000",
-        "Working",
-        "Higher education",
-        "Married",
-        "House / apartment",
-        "Accountants",
-        "Bank",
-        "-15000",
-        "-2500",
-        "",
-        "0.65",
-        "0.58",
-    ),
-    (
-        "",
-        "Petr Svoboda",
-        "Revolving loans",
-        "M",
-        "Y",
-        "N",
-        "0",
-        "1",
-        "90000",
-        "270000",
-        "13500",
-        "",
-        "Pensioner",
-        "Secondary / secondary special",
-        "Single / not married",
-        "Rented apartment",
-        "",
-        "XNA",
-        "-23000",
-        "365243",
-        "",
-        "0.41",
-        "",
-    ),
+TEMPLATE_EXAMPLES: tuple[dict[str, str], ...] = (
+    {
+        FULL_NAME_COLUMN: "Jana Novakova",
+        "NAME_CONTRACT_TYPE": "Cash loans",
+        "CODE_GENDER": "F",
+        "FLAG_OWN_CAR": "N",
+        "FLAG_OWN_REALTY": "Y",
+        "CNT_CHILDREN": "1",
+        "CNT_FAM_MEMBERS": "3",
+        "AMT_INCOME_TOTAL": "180000",
+        "AMT_CREDIT": "500000",
+        "AMT_ANNUITY": "25000",
+        "AMT_GOODS_PRICE": "450000",
+        "NAME_INCOME_TYPE": "Working",
+        "NAME_EDUCATION_TYPE": "Higher education",
+        "NAME_FAMILY_STATUS": "Married",
+        "NAME_HOUSING_TYPE": "House / apartment",
+        "OCCUPATION_TYPE": "Accountants",
+        "ORGANIZATION_TYPE": "Bank",
+        "DAYS_BIRTH": "-15000",
+        "DAYS_EMPLOYED": "-2500",
+        "REGION_POPULATION_RELATIVE": "0.035792",
+        "REGION_RATING_CLIENT": "2",
+        "REGION_RATING_CLIENT_W_CITY": "2",
+        "DAYS_REGISTRATION": "-4000",
+        "DAYS_ID_PUBLISH": "-3000",
+        "DAYS_LAST_PHONE_CHANGE": "-1100",
+        "FLAG_DOCUMENT_3": "1",
+        "EXT_SOURCE_2": "0.65",
+        "EXT_SOURCE_3": "0.58",
+    },
+    {
+        FULL_NAME_COLUMN: "Petr Svoboda",
+        "NAME_CONTRACT_TYPE": "Revolving loans",
+        "CODE_GENDER": "M",
+        "FLAG_OWN_CAR": "Y",
+        "FLAG_OWN_REALTY": "N",
+        "CNT_CHILDREN": "0",
+        "CNT_FAM_MEMBERS": "1",
+        "AMT_INCOME_TOTAL": "90000",
+        "AMT_CREDIT": "270000",
+        "AMT_ANNUITY": "13500",
+        "NAME_INCOME_TYPE": "Pensioner",
+        "NAME_EDUCATION_TYPE": "Secondary / secondary special",
+        "NAME_FAMILY_STATUS": "Single / not married",
+        "NAME_HOUSING_TYPE": "Rented apartment",
+        "ORGANIZATION_TYPE": "XNA",
+        "DAYS_BIRTH": "-23000",
+        "DAYS_EMPLOYED": "365243",
+        "REGION_POPULATION_RELATIVE": "0.010006",
+        "REGION_RATING_CLIENT": "2",
+        "REGION_RATING_CLIENT_W_CITY": "2",
+        "DAYS_REGISTRATION": "-9000",
+        "DAYS_ID_PUBLISH": "-4500",
+        "DAYS_LAST_PHONE_CHANGE": "-400",
+        "FLAG_DOCUMENT_3": "0",
+        "EXT_SOURCE_2": "0.41",
+    },
 )
 
 
@@ -153,13 +163,14 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
     """
     if not actor.has_perm(Perm.SUBMIT_BATCH):
         raise PermissionDenied("this role may not submit batches")
-    header, lines = parse_csv(content)
     versions = registry.active_versions()  # once, for every row's input contract
+    contract = registry.input_contract(versions)
+    header, lines = parse_csv(content, required=contract.required)
     valid: list[tuple[int, dict[str, Any], int | None, str]] = []
     row_errors: dict[str, dict[str, str]] = {}
     row_identities: dict[str, dict[str, str]] = {}
     for number, cells in enumerate(lines, start=1):
-        line = _clean_line(header, cells, versions)
+        line = _clean_line(header, cells, contract)
         errors = line.errors or storage_errors(line.row, {})
         if errors:
             row_errors[str(number)] = errors
@@ -248,8 +259,11 @@ def _save_rows(
     return applications
 
 
-def parse_csv(content: bytes) -> tuple[list[str], list[list[str]]]:
-    """The header and the data lines of an upload, or `BatchInvalid` for the whole file."""
+def parse_csv(
+    content: bytes, *, required: Sequence[str] = REQUIRED_APPLICATION_COLUMNS
+) -> tuple[list[str], list[list[str]]]:
+    """The header and the data lines of an upload, or `BatchInvalid` for the whole file (a
+    header without a `required` column: every row would lack it)."""
     max_bytes = settings.CREDSCOPE_BATCH_MAX_BYTES
     max_rows = settings.CREDSCOPE_BATCH_MAX_ROWS
     if len(content) > max_bytes:
@@ -272,13 +286,13 @@ def parse_csv(content: bytes) -> tuple[list[str], list[list[str]]]:
                 raise BatchInvalid({"file": f"has more than {max_rows:,} rows (the limit)"})
     except csv.Error as error:
         raise BatchInvalid({"file": f"is not valid CSV: {error}"}) from None
-    _check_header(header)
+    _check_header(header, required)
     if not lines:
         raise BatchInvalid({"file": "has a header but no rows"})
     return header, lines
 
 
-def _check_header(header: Sequence[str]) -> None:
+def _check_header(header: Sequence[str], required: Sequence[str]) -> None:
     errors: dict[str, str] = {}
     duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
     if duplicates:
@@ -290,7 +304,7 @@ def _check_header(header: Sequence[str]) -> None:
             + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
             + "; expected Kaggle application column names"
         )
-    missing = [name for name in REQUIRED_APPLICATION_COLUMNS if name not in header]
+    missing = [name for name in required if name not in header]
     if missing:
         errors["required"] = f"missing required column(s): {', '.join(missing)}"
     if errors:
@@ -307,9 +321,7 @@ class _Line:
     identity: dict[str, str] = field(default_factory=dict)
 
 
-def _clean_line(
-    header: Sequence[str], cells: Sequence[str], versions: tuple[Any, str | None]
-) -> _Line:
+def _clean_line(header: Sequence[str], cells: Sequence[str], contract: InputContract) -> _Line:
     line = _Line()
     # A short or long line still names its person when those columns are within reach.
     for column in (EXTERNAL_ID_COLUMN, FULL_NAME_COLUMN):
@@ -338,8 +350,8 @@ def _clean_line(
         )
     line.row, row_errors = clean_application(values, from_text=True)
     line.errors.update(row_errors)
-    if not row_errors:  # the model version's own domain (its training range, widened)
-        line.errors.update(registry.input_contract_errors(line.row, versions=versions))
+    # The active version's contract: each required input left empty, then its domain.
+    line.errors.update(contract.errors(line.row, known=row_errors))
     return line
 
 
@@ -388,9 +400,22 @@ def _enqueue(batch_id: int, errors: list[Exception]) -> None:
         errors.append(error)
 
 
+def required_columns() -> tuple[str, ...]:
+    """The columns every row must fill in for the active model version (the batch page)."""
+    return registry.input_contract().required
+
+
+def template_columns(required: Sequence[str]) -> list[str]:
+    """The template's columns: the usual ones, then any other `required` one."""
+    return [*TEMPLATE_COLUMNS, *(name for name in required if name not in TEMPLATE_COLUMNS)]
+
+
 def template_csv() -> str:
+    """The template for the active version: its required columns filled in on both examples
+    (a required column no example knows is left empty, for the officer to fill)."""
+    columns = template_columns(required_columns())
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(TEMPLATE_COLUMNS)
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
     writer.writerows(TEMPLATE_EXAMPLES)
     return buffer.getvalue()

@@ -227,8 +227,9 @@ def _validated(
         raise ApplicationInvalid({"application": "must be an object of Kaggle application columns"})
     row, row_errors = clean_application(application_row)
     errors.update(row_errors)
-    if not row_errors:  # the model version's own domain (its training range, widened)
-        errors.update(registry.input_contract_errors(row, versions=versions))
+    # The active version's contract: each required input it lacks (a known applicant's id
+    # brings history, never these), then its domain (its training range, widened).
+    errors.update(registry.input_contract_errors(row, versions=versions, known=row_errors))
     errors.update(storage_errors(row, row_errors))
     clean_inline_history, history_errors = clean_history(history)
     errors.update(history_errors)

@@ -261,7 +261,7 @@ def test_idempotency_key_replays_the_first_application_or_conflicts(officer, act
     assert replay.json()["id"] == first.json()["id"]
     other = client.post(
         APPLICATIONS,
-        {**ROW, "AMT_CREDIT": 1000},
+        {**ROW, "AMT_CREDIT": 400000},
         format="json",
         headers={"Idempotency-Key": "abc-1"},
     )

@@ -39,6 +39,11 @@ def form_data(**overrides) -> dict[str, str]:
         "ext_source_1": "",
         "ext_source_2": "0.61",
         "ext_source_3": "0.48",
+        # Asked for when the active model requires them (the `test` model does).
+        "region": "0.035792",
+        "region_rating_client_w_city": "2",
+        "days_last_phone_change": "2024-03-01",
+        "flag_document_3": "1",
     }
     data.update(overrides)
     return data

@@ -15,10 +15,10 @@ from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring import queue, registry
 from scoring.models import Decision
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, SEED_APPLICATION_ROW
 
 pytestmark = pytest.mark.django_db
-ROW = {"AMT_INCOME_TOTAL": 180000, "AMT_CREDIT": 500000, "DAYS_BIRTH": -15000, "EXT_SOURCE_2": 0.7}
+ROW = SEED_APPLICATION_ROW
 MAX_QUERIES = 10
 
 

@@ -13,7 +13,7 @@ from scoring.ml.features.families import BY_CODE, family_label
 from scoring.models import Decision
 from scoring.policy import policy_create
 from tests.e2e.conftest import PHONE, screenshot, sign_in
-from tests.factories import DecisionFactory, LoanApplicationFactory
+from tests.factories import DecisionFactory, LoanApplicationFactory, minimal_application
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -29,6 +29,8 @@ APPLICANT = {
     "#id_family_members": "3",
     "#id_ext_source_2": "0.62",
     "#id_ext_source_3": "0.51",
+    # Asked for because the active (`test`) model requires it.
+    "#id_days_last_phone_change": "2024-03-01",
 }
 SELECTS = {
     "#id_gender": "F",
@@ -40,6 +42,9 @@ SELECTS = {
     "#id_family_status": "Married",
     "#id_housing": "House / apartment",
     "#id_owns_realty": "Y",
+    "#id_region": "0.010006",  # "1.001% of the population (128 training applicants)"
+    "#id_region_rating_client_w_city": "2",
+    "#id_flag_document_3": "1",
 }
 
 
@@ -48,10 +53,14 @@ HISTORY_CODES = ("INSTALMENT", "CARD", "POS_", "BUREAU", "PREVIOUS", "TOTAL_DEBT
 
 def fill_application(page, **changes: str) -> None:
     page.goto("/applications/new/")
+    # The fields the active model's contract adds are there only when a model is active.
+    present = {s for s in [*APPLICANT, *changes, *SELECTS] if page.locator(s).count()}
     for selector, value in {**APPLICANT, **changes}.items():
-        page.fill(selector, value)
+        if selector in present:
+            page.fill(selector, value)
     for selector, value in SELECTS.items():
-        page.select_option(selector, value)
+        if selector in present:
+            page.select_option(selector, value)
 
 
 def wait_for_decision(page) -> None:
@@ -66,11 +75,16 @@ def test_officer_submits_an_application_and_reads_the_decision(
     sign_in(page, "officer")
     page.click("nav.mainnav >> text=New application")
     fill_application(page)
+    # The region is chosen from the model's training regions, in words, never typed as a ratio.
+    region = page.locator("#id_region")
+    assert region.evaluate("e => e.tagName") == "SELECT"
+    assert region.locator("option:checked").inner_text().startswith("1.001% of the population")
     page.click("text=Submit for decision")
 
     page.wait_for_url(re.compile(r"/applications/\d+/$"))
     wait_for_decision(page)
     application = LoanApplication.objects.get(applicant__full_name="Jana Novak")
+    assert application.application_row["REGION_POPULATION_RELATIVE"] == 0.010006
     decision = Decision.objects.get(application=application)
     assert page.inner_text("#model-outcome") == decision.get_outcome_display()
     assert page.inner_text("#pd-value") == f"{decision.probability_of_default * 100:.1f}%"
@@ -168,14 +182,16 @@ def test_a_second_officer_gets_404_for_the_first_officers_application(
 def test_a_referred_application_is_overridden_by_a_second_person_and_shows_both(
     new_page, officer, reviewer, model_admin, trained_model, settings
 ) -> None:
-    row = {
-        "AMT_INCOME_TOTAL": 135000.0,
-        "AMT_CREDIT": 600000.0,
-        "AMT_ANNUITY": 30000.0,
-        "DAYS_BIRTH": -11000,
-        "DAYS_EMPLOYED": -700,
-        "EXT_SOURCE_2": 0.35,
-    }
+    row = minimal_application(
+        AMT_INCOME_TOTAL=135000.0,
+        AMT_CREDIT=600000.0,
+        AMT_ANNUITY=30000.0,
+        DAYS_BIRTH=-11000,
+        DAYS_EMPLOYED=-700,
+        EXT_SOURCE_1=None,
+        EXT_SOURCE_2=0.35,
+        EXT_SOURCE_3=None,
+    )
     # A policy whose referral band surrounds this applicant's probability of default, so the
     # real model's decision is a REFER (the policy is configuration; the model is not faked).
     pd = registry.score_record(application_row=row, history=None, external_id=None)

@@ -22,6 +22,7 @@ from audits.models import AuditEvent
 from scoring import chunks, registry, selectors, sweeper, tasks
 from scoring.models import BatchJob, Decision
 from tests.conftest import WorkerProcess
+from tests.factories import with_required_columns
 from tests.scoring.test_worker_resilience import forget_queue, wait_for, worker_env
 
 HEADER = "SK_ID_CURR,NAME_CONTRACT_TYPE,AMT_INCOME_TOTAL,AMT_CREDIT,AMT_ANNUITY,DAYS_BIRTH"
@@ -35,7 +36,7 @@ def csv_of(valid_rows: int, *, bad_at: int | None = None) -> bytes:
     ]
     if bad_at is not None:
         lines.insert(bad_at - 1, BAD)
-    return ("\n".join([HEADER, *lines]) + "\n").encode()
+    return with_required_columns("\n".join([HEADER, *lines]))
 
 
 def decisions_per_row(batch: BatchJob) -> dict[int, int]:

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from applicants.models import LoanApplication
 from applicants.services import batch_intake
 from scoring import selectors
-from tests.factories import DEFAULT_PASSWORD, LoanApplicationFactory
+from tests.factories import DEFAULT_PASSWORD, LoanApplicationFactory, with_required_columns
 
 HEADER = "SK_ID_CURR,full_name,NAME_CONTRACT_TYPE,AMT_INCOME_TOTAL,AMT_CREDIT,DAYS_BIRTH"
 LINES = [
@@ -31,7 +31,7 @@ LINES = [
 
 
 def upload() -> bytes:
-    return ("\n".join([HEADER, *LINES]) + "\n").encode()
+    return with_required_columns("\n".join([HEADER, *LINES]))
 
 
 def results(batch) -> list[dict[str, str]]:
@@ -93,7 +93,9 @@ def test_names_ids_and_resubmission_warnings_reach_the_lists_and_the_results(
 
 @pytest.mark.django_db
 def test_a_too_long_name_is_a_row_error_naming_the_column(officer, trained_model) -> None:
-    content = (HEADER + "\n" + f"1,{'x' * 201},Cash loans,180000,500000,-15000\n").encode()
+    content = with_required_columns(
+        HEADER + "\n" + f"1,{'x' * 201},Cash loans,180000,500000,-15000"
+    )
     batch = batch_intake.batch_create(actor=officer, filename="long.csv", content=content)
     assert batch.row_errors == {"1": {"full_name": "is 201 characters; at most 200 are kept"}}
 

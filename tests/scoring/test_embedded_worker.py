@@ -17,7 +17,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from scoring.models import BatchJob, Decision
 from tests.conftest import REPO_ROOT
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, minimal_application, with_required_columns
 from tests.scoring.test_worker_resilience import Gunicorn, wait_for, worker_env
 
 pytestmark = [
@@ -27,7 +27,7 @@ pytestmark = [
 ]
 HEADER = "NAME_CONTRACT_TYPE,AMT_INCOME_TOTAL,AMT_CREDIT,AMT_ANNUITY,DAYS_BIRTH"
 ROWS = 150
-ROW = {"AMT_INCOME_TOTAL": 180000, "AMT_CREDIT": 500000, "DAYS_BIRTH": -15000}
+ROW = minimal_application()
 
 
 class FolderWorker:
@@ -120,7 +120,7 @@ def test_without_redis_a_worker_beside_the_web_process_scores_while_requests_ret
         lines = [
             f"Cash loans,{90000 + 500 * n},{400000 + 900 * n},20000,-12000" for n in range(ROWS)
         ]
-        content = ("\n".join([HEADER, *lines]) + "\n").encode()
+        content = with_required_columns("\n".join([HEADER, *lines]))
         code, batch, _seconds = upload(web, token, content)
         assert code == 202, batch
         assert batch["status"] == "queued" and batch["total_rows"] == ROWS

@@ -21,7 +21,12 @@ from scoring import decide, oversight, registry
 from scoring.challenger import challenger_decisions_score
 from scoring.models import ChallengerScore, Decision, ModelVersion
 from scoring.policy import current_policy
-from tests.factories import DecisionFactory, LoanApplicationFactory, ModelVersionFactory
+from tests.factories import (
+    DecisionFactory,
+    LoanApplicationFactory,
+    ModelVersionFactory,
+    with_required_columns,
+)
 
 HEADER = "NAME_CONTRACT_TYPE,AMT_INCOME_TOTAL,AMT_CREDIT,AMT_ANNUITY,DAYS_BIRTH,EXT_SOURCE_2"
 
@@ -56,7 +61,7 @@ def varied_csv(rows: int, seed: int = 0) -> bytes:
             f"Cash loans,{income},{credit},{round(credit / 20, 2)},"
             f"{int(rng.integers(-25_000, -7_500))},{rng.uniform(0.05, 0.85):.3f}"
         )
-    return ("\n".join(lines) + "\n").encode()
+    return with_required_columns("\n".join(lines))
 
 
 # --- promotion ----------------------------------------------------------------------------------

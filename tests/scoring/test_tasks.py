@@ -15,16 +15,18 @@ from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring import decide, registry, tasks
 from scoring.models import Decision, ModelVersion
+from tests.factories import minimal_application
 
-ROW = {
-    "AMT_INCOME_TOTAL": 135000,
-    "AMT_CREDIT": 900000,
-    "AMT_ANNUITY": 45000,
-    "DAYS_BIRTH": -11000,
-    "DAYS_EMPLOYED": -400,
-    "EXT_SOURCE_2": 0.31,
-    "EXT_SOURCE_3": 0.22,
-}
+ROW = minimal_application(
+    AMT_INCOME_TOTAL=135000,
+    AMT_CREDIT=900000,
+    AMT_ANNUITY=45000,
+    DAYS_BIRTH=-11000,
+    DAYS_EMPLOYED=-400,
+    EXT_SOURCE_1=None,
+    EXT_SOURCE_2=0.31,
+    EXT_SOURCE_3=0.22,
+)
 pytestmark = pytest.mark.django_db
 
 

@@ -9,9 +9,10 @@ import pytest
 
 from scoring import registry
 from scoring.ml.serving.predict import Scorer
+from tests.factories import minimal_application
 from tests.scoring.test_worker_resilience import wait_for
 
-ROW = {"AMT_INCOME_TOTAL": 180000, "AMT_CREDIT": 500000, "DAYS_BIRTH": -15000}
+ROW = minimal_application()
 
 
 @pytest.fixture

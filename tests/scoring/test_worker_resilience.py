@@ -35,14 +35,14 @@ from audits.models import AuditEvent
 from scoring import sweeper
 from scoring.models import Decision
 from tests.conftest import REPO_ROOT, WorkerProcess, database_url_of_test_db
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, minimal_application
 
 pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-ROW = {"AMT_INCOME_TOTAL": 180000, "AMT_CREDIT": 500000, "DAYS_BIRTH": -15000, "EXT_SOURCE_2": 0.7}
+ROW = minimal_application()
 
 
 def free_port() -> int:

@@ -299,30 +299,6 @@ def _check_cross_fields(row: dict[str, Any], errors: RecordErrors) -> None:
         )
 
 
-def check_input_contract(
-    row: Mapping[str, Any], contract: Mapping[str, Mapping[str, Any]], *, version: str = ""
-) -> dict[str, str]:
-    """Errors for values outside a model version's input domain (its bundle's
-    ``reference.json`` ``inputs``: the robust training range widened by a margin).
-
-    A value far outside anything the model was trained on would be scored by extrapolation
-    nobody checked: it is refused, naming the accepted range.
-    """
-    errors: dict[str, str] = {}
-    model = f"model version {version}" if version else "the active model"
-    for name, value in row.items():
-        domain = (contract.get(name) or {}).get("domain")
-        if domain is None or isinstance(value, str):
-            continue
-        low, high = domain
-        if not low <= value <= high:
-            errors[name] = (
-                f"{value:g} is far outside what {model} was trained on "
-                f"(accepted: {low:,.6g} to {high:,.6g})"
-            )
-    return errors
-
-
 def _check_history_links(history: dict[str, list[dict[str, Any]]], errors: RecordErrors) -> None:
     """Inline rows must link up the way the Kaggle tables do."""
     bureau_ids = {row.get("SK_ID_BUREAU") for row in history.get("bureau", [])}

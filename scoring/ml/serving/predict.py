@@ -30,6 +30,7 @@ from scoring.ml.features.build import (
 )
 from scoring.ml.features.families import BY_CODE
 from scoring.ml.probability import sigmoid
+from scoring.ml.schema.contract import InputContract
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving.age_rule import (
     AGE_KEY,
@@ -104,6 +105,8 @@ class Scorer:
         self.groups = FeatureGroups(self.specs)
         self.base_value = self.forest.expected_value
         self.reference = Reference.from_json(bundle.reference)
+        #: What this version requires of an application and the domain it was trained on.
+        self.input_contract = InputContract.from_reference(bundle.reference, version=self.version)
         #: Measures of the directional families that this model's matrix holds.
         self._measures = [
             (m, self.feature_names.index(m.feature))

@@ -24,6 +24,7 @@ from scoring.ml.synth.base import (
     correlated_uniform,
     fitted,
     quantile,
+    quantile_atoms,
     rate,
     round_to,
 )
@@ -166,7 +167,8 @@ def _region(rng: np.random.Generator, cols: Columns, wealth: np.ndarray) -> None
     """The region's relative population and its ratings (poorer regions rate worse)."""
     n = wealth.size
     population_u = correlated_uniform(wealth, 0.3, rng)
-    cols["REGION_POPULATION_RELATIVE"] = quantile("REGION_POPULATION_RELATIVE", population_u)
+    # One value per region, as in the real data (the form offers them as a list).
+    cols["REGION_POPULATION_RELATIVE"] = quantile_atoms("REGION_POPULATION_RELATIVE", population_u)
     rating_u = ndtr(0.8 * _normal(population_u) + 0.6 * rng.standard_normal(n))
     ratings = np.array([[int(c) for c in pair.split(",")] for pair in _RATING_ORDER])
     pair = ratings[_ordered("REGION_RATINGS", _RATING_ORDER, rating_u)]

@@ -42,6 +42,19 @@ def quantile(key: str, u: np.ndarray) -> np.ndarray:
     return np.interp(u, us, xs)
 
 
+def quantile_atoms(key: str, u: np.ndarray) -> np.ndarray:
+    """Like `quantile`, but each value moved to the nearest knot value: for a column that
+    takes a few values only (the region's population share, one per region), so that the
+    generated data has a limited set of values as the real data does."""
+    _, xs = _quantile_knots(key)
+    atoms = np.unique(xs)
+    values = quantile(key, u)
+    upper = np.clip(np.searchsorted(atoms, values), 1, len(atoms) - 1)
+    lower = upper - 1
+    nearer_upper = (atoms[upper] - values) < (values - atoms[lower])
+    return atoms[np.where(nearer_upper, upper, lower)]
+
+
 def inverse_quantile(key: str, x: np.ndarray) -> np.ndarray:
     """Probability of ``x`` under a strictly increasing fitted quantile function."""
     us, xs = _quantile_knots(key)

@@ -7,7 +7,10 @@
   percentile, widened by :data:`DOMAIN_MARGIN` of its width on each side; a column that is
   only ever 0 or 1 keeps exactly that), its share of the model's attribution, and whether it
   is *required* (never missing in training and at least :data:`IMPORTANT_SHARE` of the
-  attribution). :mod:`scoring.ml.schema.contract` applies it to every way in.
+  attribution). For the region (:data:`~scoring.ml.schema.contract.REGION_COLUMN`, a share
+  of the population that takes one value per anonymised region) it also lists the distinct
+  training values with their counts (``values``), which the web form offers as a list.
+  :mod:`scoring.ml.schema.contract` applies it to every way in.
 * ``age_rule``: on the held-out rows, how many applicants were aged 62+ and for how many
   the rule took the age family's risk off.
 """
@@ -22,6 +25,7 @@ import pandas as pd
 
 from scoring.ml.features.build import FeatureSet
 from scoring.ml.features.families import AGE_RULE_YEARS
+from scoring.ml.schema.contract import REGION_COLUMN
 from scoring.ml.schema.records import APPLICATION_TABLE, ASSIGNED_COLUMNS
 from scoring.ml.schema.tables import Kind
 from scoring.ml.serving.age_rule import ages_in_years, neutralised_amounts
@@ -35,6 +39,11 @@ from scoring.ml.training.learners import BASE_MODELS, LEARNERS
 DOMAIN_MARGIN = 1.0
 #: An input with at least this share of the mean |SHAP| attribution "matters to the model".
 IMPORTANT_SHARE = 0.01
+#: A region list longer than this is not a list of regions (continuous data): not recorded.
+MAX_LISTED_REGIONS = 500
+#: Regions are told apart to this many significant digits: copies of the data re-saved by
+#: pandas differ in the last binary digit (0.035792 and 0.035792000000000004).
+REGION_DIGITS = 7
 #: Held-out rows explained for the attribution shares and the age rule's figures (enough
 #: for stable shares; all of a demo's held-out rows).
 EXPLAINED_ROWS = 20_000
@@ -118,8 +127,20 @@ def input_contract(application: pd.DataFrame, attribution: dict[str, float]) -> 
             present = pd.to_numeric(values, errors="coerce").dropna().to_numpy(np.float64)
             if len(present):
                 entry.update(_domain(present, whole=column.kind is Kind.INT))
+            if name == REGION_COLUMN and len(present):
+                entry.update(_listed_values(present))
         out[name] = entry
     return out
+
+
+def _listed_values(present: np.ndarray) -> dict[str, Any]:
+    """``values``: each distinct value (to :data:`REGION_DIGITS` digits) and its count,
+    when there are few enough to be a list of regions."""
+    rounded = np.array([float(f"{value:.{REGION_DIGITS}g}") for value in present])
+    values, counts = np.unique(rounded, return_counts=True)
+    if len(values) > MAX_LISTED_REGIONS:
+        return {}
+    return {"values": [[float(v), int(c)] for v, c in zip(values, counts, strict=True)]}
 
 
 def _domain(present: np.ndarray, *, whole: bool) -> dict[str, Any]:

@@ -47,11 +47,21 @@ def trained_bundle(directory: Path) -> tuple[TrainResult, tuple[str, ...]]:
     return result, tuple(lines)
 
 
-#: The seed's example payload: Kaggle application columns, as API clients send them.
+#: A valid minimal payload, as API clients send it (Kaggle application columns): every input
+#: that the `test` model (trained on the real sample) or the demo's `fast` model requires,
+#: plus the external scores. Tests that post applications start from it.
 SEED_APPLICATION_ROW = {
     "AMT_INCOME_TOTAL": 180000,
     "AMT_CREDIT": 500000,
+    "AMT_ANNUITY": 25000,
     "DAYS_BIRTH": -15000,
+    "DAYS_EMPLOYED": -2000,
+    "DAYS_LAST_PHONE_CHANGE": -1000,
+    "CNT_FAM_MEMBERS": 2,
+    "NAME_EDUCATION_TYPE": "Higher education",
+    "REGION_POPULATION_RELATIVE": 0.035792,
+    "REGION_RATING_CLIENT_W_CITY": 2,
+    "FLAG_DOCUMENT_3": 1,
     "EXT_SOURCE_1": 0.65,
     "EXT_SOURCE_2": 0.72,
     "EXT_SOURCE_3": 0.58,
