@@ -35,10 +35,10 @@ def events_for_target(*, target_type: str, target_id: str) -> QuerySet[AuditEven
 
 #: The decision frame's columns, in the order `fairness_decision_frame` reads them.
 DECISION_FRAME_COLUMNS = (
+    "decision_id",
     "pd",
     "model_outcome",
     "override",
-    "waited_days",
     "code_gender",
     "days_birth",
     "family_status",
@@ -96,8 +96,7 @@ def fairness_decision_frame(
         .values_list("pk", "decided_at", "application__submitted_at")
     )
     waited = {pk: (decided - submitted).days for pk, decided, submitted in late}
-    rows = [(*row[1:4], waited.get(row[0], 0), *row[4:]) for row in rows]
-    frame = decision_frame_from_rows(rows)
+    frame = decision_frame_from_rows(list(rows), waited_days=waited)
     frame["model_version"] = frame["model_version"].map(
         dict(ModelVersion.objects.values_list("pk", "version"))
     )
@@ -107,9 +106,13 @@ def fairness_decision_frame(
     return frame
 
 
-def decision_frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
-    """The frame from rows in `DECISION_FRAME_COLUMNS` order, with the derived columns."""
+def decision_frame_from_rows(
+    rows: list[tuple], *, waited_days: dict[int, int] | None = None
+) -> pd.DataFrame:
+    """The frame from rows in `DECISION_FRAME_COLUMNS` order, with the derived columns;
+    `waited_days` maps a decision id to the whole days from its application (default 0)."""
     frame = pd.DataFrame.from_records(rows, columns=list(DECISION_FRAME_COLUMNS))
+    frame["waited_days"] = frame["decision_id"].map(waited_days or {})
     frame["pd"] = frame["pd"].astype(float)
     frame["final_outcome"] = frame["override"].where(
         frame["override"].notna(), frame["model_outcome"]

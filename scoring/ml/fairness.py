@@ -322,7 +322,7 @@ def outcome_metrics(
     pds = np.asarray(pds, dtype=float)
     if len(groups) == 0:
         return {"n": 0, "groups": {}, "differences": {}}
-    names, codes = np.unique(groups.astype(str), return_inverse=True)
+    codes, names = pd.factorize(groups)
     size = len(names)
     n = np.bincount(codes, minlength=size)
     repaid_n = np.bincount(codes, weights=repaid, minlength=size)
