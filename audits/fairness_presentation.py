@@ -11,8 +11,8 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from audits.fairness import BASES, VERDICT_LABELS
 from audits.models import FairnessAudit
+from scoring.ml.fairness import BASES, VERDICT_LABELS
 
 BASIS_LABELS = {"final": "Final decisions (after overrides)", "model": "Model decisions"}
 DECISION_COLUMNS = (

@@ -23,16 +23,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audits import fairness, fairness_summary, selectors, trail
+from audits import fairness_summary, selectors, trail
 from audits.actions import AuditAction
 from audits.models import FairnessAudit
 from credscope_site import task_queue
 from credscope_site.roles import Perm
+from scoring import fairness as model_fairness
+from scoring.ml import fairness
 
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = 1
-#: Bumped whenever a definition in audits/fairness.py changes what a figure means.
+#: Bumped whenever a definition in scoring/ml/fairness.py changes what a figure means.
 METHOD_VERSION = "1"
 MIN_COMMENT_LENGTH = 10
 RUN_TASK = "audits.tasks.run_fairness_audit"
@@ -54,31 +56,9 @@ class FairnessAuditRefused(Exception):
 # --- configuration -------------------------------------------------------------------------------
 
 
-def attribute_specs(names: list[str] | None = None) -> list[fairness.AttributeSpec]:
-    """The protected attributes from settings (all, or those named, in settings order)."""
-    configured = settings.CREDSCOPE_FAIRNESS["attributes"]
-    chosen = [n for n in configured if names is None or n in names]
-    return [
-        fairness.AttributeSpec(
-            name=name,
-            label=configured[name]["label"],
-            source=configured[name]["source"],
-            bands=tuple(configured[name].get("bands", ())),
-            reference=configured[name].get("reference"),
-            value_labels=configured[name].get("value_labels", {}),
-        )
-        for name in chosen
-    ]
-
-
-def thresholds() -> fairness.Thresholds:
-    config = settings.CREDSCOPE_FAIRNESS
-    return fairness.Thresholds(
-        min_count=config["min_count"],
-        ratio=config["ratio"],
-        alpha=config["alpha"],
-        exact_test_below=config["exact_test_below"],
-    )
+#: The protected attributes and verdict limits from settings, shared with the model pages.
+attribute_specs = model_fairness.attribute_specs
+thresholds = model_fairness.audit_thresholds
 
 
 # --- request -------------------------------------------------------------------------------------

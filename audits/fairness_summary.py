@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from audits.fairness import FAIL, REVIEW, TOO_FEW, VERDICT_LABELS, Thresholds
+from scoring.ml.fairness import FAIL, REVIEW, TOO_FEW, VERDICT_LABELS, Thresholds
 
 MAX_FINDINGS = 2  # per attribute; the tables hold the rest
 

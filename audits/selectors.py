@@ -6,12 +6,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
 from audits.models import AuditEvent, ChainVerificationRun, FairnessAudit
 from credscope_site.roles import Perm
-from scoring.models import Decision
+from scoring.models import Decision, DecisionPolicy, ModelVersion
 
 
 def audit_event_list(*, user: AbstractBaseUser) -> QuerySet[AuditEvent]:
@@ -35,11 +35,10 @@ def events_for_target(*, target_type: str, target_id: str) -> QuerySet[AuditEven
 
 #: The decision frame's columns, in the order `fairness_decision_frame` reads them.
 DECISION_FRAME_COLUMNS = (
+    "decision_id",
     "pd",
     "model_outcome",
     "override",
-    "decided_at",
-    "submitted_at",
     "code_gender",
     "days_birth",
     "family_status",
@@ -58,7 +57,12 @@ def fairness_decision_frame(
     channel: str = "",
 ) -> pd.DataFrame:
     """Every decision made from `date_from` to `date_to` (inclusive, UTC) as the frame
-    `audits.fairness` reads: one bulk `values_list` read, no model objects."""
+    `scoring.ml.fairness` reads: one bulk `values_list` read, no model objects.
+
+    Read for speed (an audit covers 100,000 decisions and more): no timestamps (parsing two
+    per row was most of the read), and the version ids rather than joins to their tables.
+    The days between submission and decision, which age an applicant, come from a second
+    read of the few decisions made a day or more after their application."""
     start = datetime.combine(date_from, time.min, tzinfo=UTC)
     end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
     decisions = Decision.objects.filter(decided_at__gte=start, decided_at__lt=end)
@@ -74,33 +78,47 @@ def fairness_decision_frame(
             family_status=KeyTextTransform("NAME_FAMILY_STATUS", "application__application_row")
         )
         .values_list(
+            "pk",
             "probability_of_default",
             "outcome",
             "override__outcome",
-            "decided_at",
-            "application__submitted_at",
             "application__applicant__code_gender",
             "application__applicant__days_birth",
             "family_status",
             "application__recorded_outcome__outcome",
-            "model_version__version",
-            "policy__version",
+            "model_version_id",
+            "policy_id",
         )
     )
-    return decision_frame_from_rows(list(rows))
+    late = (
+        decisions.order_by()
+        .filter(decided_at__gte=F("application__submitted_at") + timedelta(days=1))
+        .values_list("pk", "decided_at", "application__submitted_at")
+    )
+    waited = {pk: (decided - submitted).days for pk, decided, submitted in late}
+    frame = decision_frame_from_rows(list(rows), waited_days=waited)
+    frame["model_version"] = frame["model_version"].map(
+        dict(ModelVersion.objects.values_list("pk", "version"))
+    )
+    frame["policy_version"] = frame["policy_version"].map(
+        dict(DecisionPolicy.objects.values_list("pk", "version"))
+    )
+    return frame
 
 
-def decision_frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
-    """The frame from rows in `DECISION_FRAME_COLUMNS` order, with the derived columns."""
+def decision_frame_from_rows(
+    rows: list[tuple], *, waited_days: dict[int, int] | None = None
+) -> pd.DataFrame:
+    """The frame from rows in `DECISION_FRAME_COLUMNS` order, with the derived columns;
+    `waited_days` maps a decision id to the whole days from its application (default 0)."""
     frame = pd.DataFrame.from_records(rows, columns=list(DECISION_FRAME_COLUMNS))
+    frame["waited_days"] = frame["decision_id"].map(waited_days or {})
     frame["pd"] = frame["pd"].astype(float)
     frame["final_outcome"] = frame["override"].where(
         frame["override"].notna(), frame["model_outcome"]
     )
     # DAYS_BIRTH counts back from the application; add the days until the decision.
-    decided = pd.to_datetime(frame["decided_at"], utc=True)
-    submitted = pd.to_datetime(frame["submitted_at"], utc=True)
-    waited = (decided - submitted).dt.days.fillna(0).clip(lower=0)
+    waited = frame["waited_days"].fillna(0).clip(lower=0)
     frame["age_years"] = (-frame["days_birth"].astype(float) + waited) / 365.25
     frame["override"] = frame["override"].astype(object).where(frame["override"].notna(), None)
     return frame

@@ -156,7 +156,12 @@ class ChallengerComparisonOutputSerializer(serializers.Serializer):
     pd_shift = serializers.DictField(help_text="histogram of challenger PD - champion PD")
     approval_rate = serializers.DictField()
     expected = serializers.DictField()
-    fairness = serializers.DictField()
+    fairness = serializers.DictField(
+        help_text="the fair-lending audit of each model's outcomes (champion, challenger)"
+    )
+    realized = serializers.DictField(
+        help_text="both models on the compared decisions whose loan outcome is recorded"
+    )
 
 
 class ModelChallengerApi(ApiView):

@@ -11,9 +11,9 @@ from typing import Any
 
 from applicants.models import Applicant
 from applicants.presentation import feature_label
+from scoring.fairness import held_out_audit
 from scoring.ml.features.build import AGE_BANDS
 from scoring.ml.features.families import family_of
-from scoring.ml.monitoring import four_fifths
 from scoring.ml.training.metrics import confusion_at
 from scoring.models import DecisionPolicy, ModelVersion
 from scoring.policy import Thresholds
@@ -79,40 +79,6 @@ ATTRIBUTE_LABELS = {"CODE_GENDER": "Gender", "AGE_BAND": "Age group"}
 
 def group_order(name: str) -> tuple[int, str]:
     return (_AGE_ORDER.get(name, 99), name)
-
-
-def policy_fairness(metrics: dict[str, Any], policy: Thresholds | None) -> list[dict[str, Any]]:
-    """Per protected attribute, at the policy's own thresholds on the held-out rows: each
-    group's approval rate and its ratio to the best (four-fifths rule), and the share of
-    its good payers rejected and of its defaulters approved. Empty for a bundle that did
-    not record per-group PD histograms."""
-    curves = (metrics.get("ensemble") or {}).get("curves") or {}
-    by_attribute = curves.get("group_pd_histograms") or {}
-    if policy is None:
-        return []
-    out = []
-    for attribute, groups in by_attribute.items():
-        counts, details = {}, {}
-        for group in sorted(groups, key=group_order):
-            if group in UNKNOWN_GROUPS:  # not recorded: never a comparison group
-                continue
-            matrix = confusion_at(
-                groups[group],
-                approve_below=policy.approve_below,
-                reject_at_or_above=policy.reject_at_or_above,
-            )
-            total = sum(matrix["default"].values()) + sum(matrix["repaid"].values())
-            counts[group] = (matrix["default"]["approve"] + matrix["repaid"]["approve"], total)
-            summary = confusion_summary(matrix) or {}
-            details[group] = {
-                "good_rejected": summary.get("good_rejected"),
-                "bad_rate_approved": summary.get("bad_rate_approved"),
-            }
-        verdict = four_fifths(counts)
-        for row in verdict["groups"]:
-            row.update(details[row["group"]])
-        out.append({"attribute": ATTRIBUTE_LABELS.get(attribute, attribute), **verdict})
-    return out
 
 
 def importance_rows(metrics: dict[str, Any], top: int = 15) -> list[dict[str, Any]]:
@@ -194,7 +160,7 @@ def model_report(model: ModelVersion, policy: DecisionPolicy | None) -> dict[str
         "metric_rows": metric_rows(metrics),
         "served": held_out(metrics),
         "fairness": fairness_tables(metrics),
-        "policy_fairness": policy_fairness(metrics, policy),
+        "policy_fairness": held_out_audit(metrics, policy),
         "policy": policy,
         "fairness_threshold": (metrics.get("fairness") or {}).get("threshold"),
         "importance": importance_rows(metrics),

@@ -198,6 +198,36 @@ class ChallengerScore(models.Model):
         return f"challenger {self.outcome} ({self.probability_of_default:.3f}) #{self.decision_id}"
 
 
+class DriftReport(models.Model):
+    """A drift and expected-performance check of a model version over its live decisions of
+    the past week (`scoring.oversight.drift_status`), stored as computed. Celery beat writes
+    one weekly; a model admin may ask for one now. The pages read the newest."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Weekly schedule"
+        ON_DEMAND = "on_demand", "On demand"
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="drift_reports"
+    )
+    computed_at = models.DateTimeField(db_index=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    #: Decisions the report covers, and its largest PSI (score or feature) for lists.
+    rows = models.PositiveIntegerField()
+    worst_psi = models.FloatField(null=True, blank=True)
+    report = models.JSONField()
+
+    class Meta:
+        ordering = ["-computed_at", "-id"]
+        indexes = [models.Index(fields=["model_version", "-computed_at"])]
+
+    def __str__(self) -> str:
+        return f"drift of {self.model_version_id} at {self.computed_at:%Y-%m-%d %H:%M}"
+
+
 class BatchJob(models.Model):
     """A CSV of applications submitted at once; each valid row becomes a LoanApplication."""
 

@@ -15,15 +15,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from applicants.presentation import feature_label
-from scoring import registry
-from scoring.ml.features.build import fairness_age_band
+from scoring import fairness, registry, selectors
+from scoring.ml.features.application import YEAR_DAYS
 from scoring.ml.monitoring import (
     drift_report,
     expected_default_rate,
     expected_roc_auc,
-    four_fifths,
+    realized_performance,
 )
-from scoring.model_report import UNKNOWN_GROUPS, group_order
 from scoring.models import ChallengerScore, Decision, ModelVersion, Outcome
 from scoring.policy import Thresholds, outcome_for
 
@@ -37,29 +36,24 @@ DRIFT_DAYS = 7
 DRIFT_WINDOW = 5_000
 
 
-def _groups(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    gender = np.array([r["gender"] or "unknown" for r in rows], dtype=object)
-    age = fairness_age_band(np.array([r["days_birth"] for r in rows], dtype=np.float64))
-    age = np.where(age == "", "unknown", age)
-    return {"Gender": gender, "Age group": age}
-
-
-def outcome_fairness(rows: list[dict[str, Any]], outcomes: list[str]) -> list[dict[str, Any]]:
-    """Four-fifths verdicts of approval rates by gender and by age group."""
+def outcome_fairness(rows: list[dict[str, Any]], outcomes: list[str]) -> dict[str, Any] | None:
+    """The fair-lending audit (`scoring.fairness`) of `outcomes` made on these decisions'
+    applicants, with their recorded repayment where there is one. None without rows."""
     if not rows:
-        return []
-    approved = np.array([o == Outcome.APPROVE for o in outcomes])
-    out = []
-    for attribute, labels in _groups(rows).items():
-        # An unrecorded attribute is no group: its rows are counted, never compared.
-        known = [g for g in set(labels.tolist()) if g not in UNKNOWN_GROUPS]
-        counts = {
-            str(g): (int(approved[labels == g].sum()), int((labels == g).sum()))
-            for g in sorted(known, key=group_order)
-        }
-        unknown = int(np.isin(labels, list(UNKNOWN_GROUPS)).sum())
-        out.append({"attribute": attribute, "unknown_rows": unknown, **four_fifths(counts)})
-    return out
+        return None
+    frame = fairness.decision_frame(
+        pds=np.array([r["pd"] for r in rows], dtype=np.float64),
+        outcomes=np.asarray(outcomes, dtype=object),
+        code_gender=[r["gender"] for r in rows],
+        age_years=[_age_years(r["days_birth"]) for r in rows],
+        family_status=[r["family_status"] for r in rows],
+        loan_outcomes=[r["loan_outcome"] for r in rows],
+    )
+    return fairness.audit(frame)
+
+
+def _age_years(days_birth: int | None) -> float | None:
+    return None if days_birth is None else -days_birth / YEAR_DAYS
 
 
 # --- champion and challenger -----------------------------------------------------------------
@@ -80,9 +74,9 @@ def challenger_comparison(
             "outcome",
             champion_pd=F("decision__probability_of_default"),
             champion_outcome=F("decision__outcome"),
+            champion_final=F("decision__override__outcome"),
             champion_version=F("decision__model_version__version"),
-            gender=F("decision__application__applicant__code_gender"),
-            days_birth=F("decision__application__applicant__days_birth"),
+            **selectors.applicant_audit_fields("decision__"),
         )
     )
     n = len(rows)
@@ -112,9 +106,16 @@ def challenger_comparison(
             "challenger": challenger_approved / n if n else None,
             "change": (challenger_approved - champion_approved) / n if n else None,
         },
+        # The policy's outcomes of both models (no overrides): like against like.
         "fairness": {
-            "champion": outcome_fairness(rows, [r["champion_outcome"] for r in rows]),
-            "challenger": outcome_fairness(rows, [r["outcome"] for r in rows]),
+            "champion": outcome_fairness(
+                [{**r, "pd": r["champion_pd"]} for r in rows],
+                [r["champion_outcome"] for r in rows],
+            ),
+            "challenger": outcome_fairness(
+                [{**r, "pd": r["probability_of_default"]} for r in rows],
+                [r["outcome"] for r in rows],
+            ),
         },
         "expected": {
             "champion_default_rate": expected_default_rate([r["champion_pd"] for r in rows]),
@@ -122,8 +123,32 @@ def challenger_comparison(
                 [r["probability_of_default"] for r in rows]
             ),
         },
-        # No outcome store exists yet: realized figures appear once outcomes are recorded.
-        "realized": None,
+        "realized": _realized_side_by_side(rows),
+    }
+
+
+def _realized_side_by_side(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Both models' realized performance on the compared decisions whose loan outcome is
+    recorded: the same loans, so the AUCs compare ranking power directly. The champion's
+    approved are those finally approved (overrides count: those loans were made); the
+    challenger's are those it would have approved, among loans that exist to observe."""
+    known = [r for r in rows if r["loan_outcome"]]
+    defaulted = np.array([r["loan_outcome"] == "defaulted" for r in known], dtype=bool)
+    return {
+        "rows": len(known),
+        "champion": realized_performance(
+            defaulted=defaulted,
+            pds=np.array([r["champion_pd"] for r in known], dtype=np.float64),
+            approved=np.array(
+                [(r["champion_final"] or r["champion_outcome"]) == Outcome.APPROVE for r in known],
+                dtype=bool,
+            ),
+        ),
+        "challenger": realized_performance(
+            defaulted=defaulted,
+            pds=np.array([r["probability_of_default"] for r in known], dtype=np.float64),
+            approved=np.array([r["outcome"] == Outcome.APPROVE for r in known], dtype=bool),
+        ),
     }
 
 
@@ -136,13 +161,10 @@ def policy_preview(*, thresholds: Thresholds, last: int = PREVIEW_DEFAULT) -> di
     PD of those approved) and four-fifths verdicts, beside what was actually decided."""
     rows = list(
         Decision.objects.order_by("-decided_at", "-pk").values(
-            "probability_of_default",
-            "outcome",
-            gender=F("application__applicant__code_gender"),
-            days_birth=F("application__applicant__days_birth"),
+            "outcome", pd=F("probability_of_default"), **selectors.applicant_audit_fields()
         )[:last]
     )
-    pds = np.array([r["probability_of_default"] for r in rows], dtype=np.float64)
+    pds = np.array([r["pd"] for r in rows], dtype=np.float64)
     would = [outcome_for(float(p), thresholds) for p in pds]
 
     def rates(outcomes: list[str]) -> dict[str, float | None]:
@@ -158,6 +180,7 @@ def policy_preview(*, thresholds: Thresholds, last: int = PREVIEW_DEFAULT) -> di
         "expected_default_rate_approved": expected_default_rate(pds[approved]),
         "current_expected_default_rate_approved": expected_default_rate(pds[actual_approved]),
         "fairness": outcome_fairness(rows, would),
+        "current_fairness": outcome_fairness(rows, [r["outcome"] for r in rows]),
     }
 
 
@@ -209,4 +232,7 @@ def drift_status(
     report["expected_auc"] = expected_roc_auc(pds)
     report["reference_default_rate"] = (reference or {}).get("expected_default_rate")
     report["trained_auc"] = model_version.auc
+    report["realized"] = realized_performance(
+        **selectors.recorded_outcomes_for(model_version=model_version)
+    )
     return report

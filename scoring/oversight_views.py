@@ -8,21 +8,19 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from credscope_site.roles import Perm
 from scoring import challenger as challengers
-from scoring import oversight, policy, registry
+from scoring import drift, oversight, policy, registry
 from scoring.ml.monitoring import PSI_ACT, PSI_WATCH
-from scoring.models import DecisionPolicy, ModelVersion
+from scoring.models import DecisionPolicy, DriftReport, ModelVersion
 
 PERIODS = {"7": 7, "30": 30, "90": 90, "all": None}
-DRIFT_CACHE_SECONDS = 300
 
 
 @permission_required(Perm.VIEW_MODELS, raise_exception=True)
@@ -52,26 +50,32 @@ def oversight_page(request: HttpRequest) -> HttpResponse:
     return render(request, "scoring/oversight.html", oversight_summary())
 
 
+@require_POST
+@permission_required(Perm.VIEW_MODELS, raise_exception=True)
+def drift_compute(request: HttpRequest) -> HttpResponse:
+    """Compute the active model's drift report now (beside the weekly one), then show it."""
+    report = drift.drift_report_record(trigger=DriftReport.Trigger.ON_DEMAND, actor=request.user)
+    if report is None:
+        messages.error(request, "There is no active model: nothing to check for drift.")
+    else:
+        messages.success(request, f"Drift computed over {report.rows} decisions.")
+    return redirect("models:oversight")
+
+
 def oversight_summary() -> dict:
-    """The model admin's overview: champion, challenger and agreement, drift, training."""
+    """The model admin's overview: champion, challenger and agreement, the newest stored
+    drift report (weekly, or computed on demand), training."""
     champion = registry.active_model_version()
     challenger = challengers.challenger_model_version()
+    stored = drift.latest_drift_report(model_version=champion)
     return {
         "champion": champion,
         "challenger": challenger,
         "comparison": (
             oversight.challenger_comparison(model_version=challenger) if challenger else None
         ),
-        # Reading a week of explanations is heavy: computed at most every few minutes.
-        "drift": (
-            cache.get_or_set(
-                f"credscope:drift:{champion.version}",
-                lambda: oversight.drift_status(model_version=champion),
-                DRIFT_CACHE_SECONDS,
-            )
-            if champion
-            else None
-        ),
+        "drift": stored.report if stored else None,
+        "drift_report": stored,
         "last_trained": ModelVersion.objects.order_by("-trained_at").first(),
         "psi_watch": PSI_WATCH,
         "psi_act": PSI_ACT,

@@ -13,14 +13,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count, F, Func, JSONField, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 
-from applicants.models import LoanApplication
+from applicants.models import LoanApplication, LoanOutcome
 from credscope_site.roles import Perm
 from scoring import registry
-from scoring.models import BatchJob, Outcome
+from scoring.models import BatchJob, Decision, ModelVersion, Outcome
 
 Status = LoanApplication.Status
 FINISHED = (BatchJob.Status.DONE, BatchJob.Status.FAILED)
@@ -395,3 +397,43 @@ def _maybe(value: Any) -> float | None:
 def _number(value: Any) -> float:
     number = _maybe(value)
     return 0.0 if number is None else number
+
+
+# --- oversight: who was decided, and what became of the loan ---------------------------------
+
+
+def applicant_audit_fields(prefix: str = "") -> dict[str, Any]:
+    """`values()` expressions for what the fair-lending audit groups by (gender, date of
+    birth, family status) and the recorded repayment, from a Decision (`prefix` ""), or
+    through a relation to one (`prefix` "decision__")."""
+    return {
+        "gender": F(f"{prefix}application__applicant__code_gender"),
+        "days_birth": F(f"{prefix}application__applicant__days_birth"),
+        "family_status": KeyTextTransform(
+            "NAME_FAMILY_STATUS", f"{prefix}application__application_row"
+        ),
+        "loan_outcome": F(f"{prefix}application__recorded_outcome__outcome"),
+    }
+
+
+def recorded_outcomes_for(*, model_version: ModelVersion) -> dict[str, np.ndarray]:
+    """The version's decisions whose loan outcome has been recorded (`import_outcomes`, the
+    outcome API): calibrated PD, whether it defaulted, and whether it was finally approved
+    (the model's outcome, or an officer's override of it)."""
+    rows = list(
+        Decision.objects.filter(
+            model_version=model_version, application__recorded_outcome__isnull=False
+        )
+        .order_by()
+        .values_list(
+            "probability_of_default",
+            "application__recorded_outcome__outcome",
+            "outcome",
+            "override__outcome",
+        )
+    )
+    return {
+        "pds": np.array([r[0] for r in rows], dtype=np.float64),
+        "defaulted": np.array([r[1] == LoanOutcome.Result.DEFAULTED for r in rows], dtype=bool),
+        "approved": np.array([(r[3] or r[2]) == Outcome.APPROVE for r in rows], dtype=bool),
+    }

@@ -19,10 +19,10 @@ from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
 
 from applicants.models import LoanApplication
-from scoring import challenger, chunks, decide, queue, registry, sweeper
+from scoring import challenger, chunks, decide, drift, queue, registry, sweeper
 from scoring.decide import TRANSIENT_ERRORS
 from scoring.lease import ClaimLease
-from scoring.models import BatchJob
+from scoring.models import BatchJob, DriftReport
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,14 @@ def score_batch_chunk(self: Task, batch_id: int, first_row: int, last_row: int) 
 def score_challenger(decision_ids: list[int], version: str) -> int:
     """The challenger's shadow scores of saved decisions (see scoring.challenger)."""
     return challenger.challenger_decisions_score(decision_ids=decision_ids, version=version)
+
+
+@shared_task(name="scoring.tasks.compute_weekly_drift")
+def compute_weekly_drift() -> int | None:
+    """Celery beat's weekly drift check of the active model; returns the stored report's id
+    (None without an active model)."""
+    report = drift.drift_report_record(trigger=DriftReport.Trigger.SCHEDULE)
+    return None if report is None else report.pk
 
 
 @shared_task(name="scoring.tasks.requeue_stuck_applications")

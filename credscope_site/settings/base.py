@@ -320,6 +320,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.requeue_stuck_applications",
         "schedule": env.int("CREDSCOPE_SWEEP_INTERVAL", default=30),
     },
+    # Drift of the active model over the past week's live decisions, stored for the pages:
+    # Mondays at 04:00 (the oversight page can also compute one on demand).
+    "drift-weekly": {
+        "task": "scoring.tasks.compute_weekly_drift",
+        "schedule": crontab(minute=0, hour=4, day_of_week=1),
+    },
     # A fair-lending audit of the previous calendar month, on the 1st at 03:00.
     "fairness-audit-monthly": {
         "task": "audits.tasks.run_monthly_fairness_audit",
@@ -417,7 +423,7 @@ CREDSCOPE_SENIOR_OVERRIDE_PD = env.float("CREDSCOPE_SENIOR_OVERRIDE_PD", default
 if not 0 < CREDSCOPE_SENIOR_OVERRIDE_PD <= 1:
     raise ConfigurationError("CREDSCOPE_SENIOR_OVERRIDE_PD must be a probability in (0, 1]")
 
-# Fair-lending audits (audits/fairness.py). Each protected attribute names its source column
+# Fair-lending audits (scoring/ml/fairness.py). Each protected attribute names its source column
 # in the decision frame (audits.selectors); `reference` pins the reference group (None: the
 # most favoured). Groups under `min_count` decisions are "too few to judge".
 CREDSCOPE_FAIRNESS = {

@@ -213,33 +213,24 @@ def realized_metrics(
     return out
 
 
-# --- fairness of outcomes (the four-fifths rule) ----------------------------------------------
-
-#: A group whose approval rate is below this share of the best group's is flagged (the
-#: US agencies' four-fifths rule of thumb for adverse impact).
-FOUR_FIFTHS = 0.8
-
-
-def four_fifths(counts: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
-    """Approval rate per group from ``{group: (approved, total)}``, each group's ratio to
-    the highest rate, and a verdict: "pass", "flag" (some ratio below 0.8) or "too few"
-    (fewer than two groups with rows). A stand-in for the full audit in audits/fairness."""
-    rates = {g: a / n for g, (a, n) in counts.items() if n}
-    best = max(rates.values(), default=0.0)
-    groups = [
-        {
-            "group": g,
-            "approved": counts[g][0],
-            "rows": counts[g][1],
-            "rate": rates.get(g),
-            "ratio": (rates[g] / best) if g in rates and best > 0 else None,
-        }
-        for g in counts
-    ]
-    ratios = [row["ratio"] for row in groups if row["ratio"] is not None]
-    verdict = "too few" if len(ratios) < 2 else ("flag" if min(ratios) < FOUR_FIFTHS else "pass")
+def realized_performance(
+    *, defaulted: np.ndarray, pds: np.ndarray, approved: np.ndarray
+) -> dict[str, Any]:
+    """What recorded outcomes say beside what the calibrated PDs expected, on the same rows:
+    default rate and ROC AUC over every row with an outcome, and the default rate among the
+    approved ones (the lender's loss driver). ``rows`` 0 means no outcome is recorded yet."""
+    y = np.asarray(defaulted, dtype=bool)
+    p = np.asarray(pds, dtype=np.float64)
+    ok = np.asarray(approved, dtype=bool)
+    realized = realized_metrics(y.astype(int), p)
     return {
-        "groups": groups,
-        "lowest_ratio": min(ratios) if ratios else None,
-        "verdict": verdict,
+        "rows": realized["rows"],
+        "defaulted": int(y.sum()),
+        "default_rate": realized["default_rate"],
+        "expected_default_rate": expected_default_rate(p),
+        "roc_auc": realized["roc_auc"],
+        "expected_roc_auc": expected_roc_auc(p),
+        "approved_rows": int(ok.sum()),
+        "approved_default_rate": float(y[ok].mean()) if ok.any() else None,
+        "approved_expected_default_rate": expected_default_rate(p[ok]),
     }

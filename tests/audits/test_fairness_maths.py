@@ -15,8 +15,9 @@ from fairlearn.metrics import (
 from scipy.stats import norm
 from sklearn.metrics import precision_score
 
-from audits import fairness, fairness_summary
-from audits.fairness import AttributeSpec, Thresholds
+from audits import fairness_summary
+from scoring.ml import fairness
+from scoring.ml.fairness import AttributeSpec, Thresholds
 
 GENDER = AttributeSpec(name="CODE_GENDER", label="Gender", source="code_gender")
 AGE = AttributeSpec(name="AGE_BAND", label="Age band", source="age_years", bands=(25, 35, 45, 62))

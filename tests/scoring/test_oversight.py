@@ -7,19 +7,22 @@ comparison and what-if arithmetic uses decisions built with known PDs.
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import numpy as np
 import pytest
-from django.core.cache import cache
+from django.conf import settings
 from rest_framework.test import APIClient
 
+from applicants.models import LoanOutcome
 from applicants.services import batch_intake
 from audits.actions import AuditAction
 from audits.models import AuditEvent
+from credscope_site.celery import app as celery_app
 from scoring import challenger as challengers
-from scoring import decide, oversight, registry
+from scoring import decide, drift, oversight, registry, tasks
 from scoring.challenger import challenger_decisions_score
-from scoring.models import ChallengerScore, Decision, ModelVersion
+from scoring.models import ChallengerScore, Decision, DriftReport, ModelVersion
 from scoring.policy import current_policy
 from tests.factories import (
     DecisionFactory,
@@ -244,7 +247,14 @@ def test_the_comparison_counts_agreement_matrix_shift_and_approval_change() -> N
     assert result["approval_rate"] == {"champion": 0.5, "challenger": 0.5, "change": 0.0}
     assert sum(result["pd_shift"]["counts"]) == 4
     assert result["pd_shift"]["mean"] == pytest.approx((-0.01 + 0.07 - 0.06 + 0.01) / 4)
-    assert {f["attribute"] for f in result["fairness"]["challenger"]} == {"Gender", "Age group"}
+    # The compliance audit's attributes and verdicts, on four decisions: too few to judge.
+    audit = result["fairness"]["challenger"]
+    assert [a["label"] for a in audit["attributes"]] == ["Gender", "Age band", "Family status"]
+    assert {row["verdict"] for a in audit["attributes"] for row in a["rows"]} <= {
+        "too_few",
+        "reference",
+    }
+    assert result["realized"]["rows"] == 0  # no loan outcome recorded
 
 
 @pytest.mark.celery_worker
@@ -347,8 +357,9 @@ def test_drift_of_a_version_without_reference_says_so(client, model_admin) -> No
     DecisionFactory(model_version=model)
     status = oversight.drift_status(model_version=model)
     assert status["reference"] is False and status["rows"] == 1
-    cache.clear()  # the dashboard keeps drift figures for a few minutes
     client.force_login(model_admin)
+    assert "Not computed yet" in client.get("/").content.decode()
+    drift.drift_report_record()
     page = client.get("/").content.decode()
     assert "No reference" in page and "old-bundle" in page
 
@@ -363,7 +374,101 @@ def test_drift_from_live_decisions_against_the_bundle_reference(
     assert status["reference"] is True and status["rows"] == 60
     assert status["score"]["psi"] is not None and status["features"]
     assert 0 < status["expected_default_rate"] < 1 and 0.5 <= status["expected_auc"] <= 1
-    cache.clear()
+    assert status["realized"]["rows"] == 0
     client.force_login(model_admin)
+    # On demand: the button on the tile stores a report, and the page shows it.
+    response = client.post("/models/oversight/drift/")
+    assert response.status_code == 302
+    stored = DriftReport.objects.get()
+    assert stored.trigger == DriftReport.Trigger.ON_DEMAND and stored.requested_by == model_admin
+    assert stored.rows == 60 and stored.model_version == trained_model
     page = client.get("/models/oversight/").content.decode()
     assert "Drift by feature" in page and "Score PSI" in page
+    assert f"{stored.report['score']['psi']:.3f}" in page
+    assert "No outcomes recorded yet" in page
+
+
+@pytest.mark.django_db
+def test_drift_on_demand_is_for_model_admins_and_compliance(
+    client, officer, compliance, model_admin
+) -> None:
+    ModelVersionFactory(version="m", status="active", metrics={})
+    client.force_login(officer)
+    assert client.post("/models/oversight/drift/").status_code == 403
+    assert client.get("/models/oversight/drift/").status_code in (403, 405)
+    client.logout()
+    assert client.post("/models/oversight/drift/").status_code in (302, 403)
+    assert not DriftReport.objects.exists()
+    client.force_login(compliance)
+    assert client.post("/models/oversight/drift/").status_code == 302
+    assert DriftReport.objects.get().requested_by == compliance
+
+
+@pytest.mark.django_db
+def test_the_weekly_task_stores_a_report_that_the_pages_then_read(client, model_admin) -> None:
+    """The beat entry names a registered task; running it stores the active model's report,
+    and the dashboard tile shows that stored report (not a fresh computation)."""
+    entry = settings.CELERY_BEAT_SCHEDULE["drift-weekly"]
+    assert entry["task"] == tasks.compute_weekly_drift.name
+    assert entry["task"] in celery_app.tasks
+    assert entry["schedule"].day_of_week == {1}  # weekly, on Mondays
+    assert tasks.compute_weekly_drift.delay().get() is None  # no active model, nothing stored
+    assert not DriftReport.objects.exists()
+
+    model = ModelVersionFactory(version="weekly", status="active", metrics={})
+    for _ in range(3):
+        DecisionFactory(model_version=model)
+    report_id = tasks.compute_weekly_drift.delay().get()
+    stored = DriftReport.objects.get(pk=report_id)
+    assert stored.trigger == DriftReport.Trigger.SCHEDULE and stored.requested_by is None
+    assert stored.rows == 3 and stored.report["version"] == "weekly"
+    # Decisions made after the check do not change what the tile shows until the next one.
+    DecisionFactory(model_version=model)
+    client.force_login(model_admin)
+    page = client.get("/").content.decode()
+    assert "Weekly schedule check of" in page and "weekly" in page
+    assert drift.latest_drift_report(model_version=model) == stored
+
+
+@pytest.mark.django_db
+def test_realized_performance_reads_recorded_outcomes(model_admin) -> None:
+    """Realized figures come from `LoanOutcome` rows, beside what the PDs expected."""
+    champion = ModelVersionFactory(version="champ", status="active", metrics={})
+    challenger = ModelVersionFactory(version="chall", is_challenger=True)
+    rows = [  # (champion pd, outcome, challenger pd, challenger outcome, loan outcome)
+        (0.03, "APPROVE", 0.02, "APPROVE", "repaid"),
+        (0.04, "APPROVE", 0.20, "REJECT", "defaulted"),
+        (0.06, "APPROVE", 0.05, "APPROVE", "repaid"),
+        (0.09, "APPROVE", 0.30, "REJECT", "defaulted"),
+        (0.02, "APPROVE", 0.01, "APPROVE", None),  # not recorded: not counted
+    ]
+    for pd, outcome, cpd, coutcome, loan in rows:
+        decision = DecisionFactory(
+            model_version=champion, probability_of_default=pd, outcome=outcome
+        )
+        ChallengerScore.objects.create(
+            decision=decision,
+            model_version=challenger,
+            probability_of_default=cpd,
+            risk_band="LOW",
+            outcome=coutcome,
+            scoring_latency_ms=1.0,
+        )
+        if loan:
+            LoanOutcome.objects.create(
+                application=decision.application,
+                outcome=loan,
+                observed_at=date(2026, 11, 1),
+                recorded_by=model_admin,
+            )
+    realized = oversight.challenger_comparison(model_version=challenger)["realized"]
+    assert realized["rows"] == 4
+    champ, chall = realized["champion"], realized["challenger"]
+    assert champ["default_rate"] == chall["default_rate"] == 0.5  # the same loans
+    assert champ["approved_rows"] == 4 and champ["approved_default_rate"] == 0.5
+    assert chall["approved_rows"] == 2 and chall["approved_default_rate"] == 0.0
+    # The challenger ranks both defaulters above both repayers; the champion mixes them.
+    assert chall["roc_auc"] == 1.0 and champ["roc_auc"] == pytest.approx(0.75)
+    assert champ["expected_default_rate"] == pytest.approx((0.03 + 0.04 + 0.06 + 0.09) / 4)
+    status = oversight.drift_status(model_version=champion)
+    assert status["realized"]["rows"] == 4 and status["realized"]["defaulted"] == 2

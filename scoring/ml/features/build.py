@@ -364,11 +364,18 @@ def fairness_age_band(days_birth: np.ndarray) -> np.ndarray:
 
 
 def _protected(app: pl.DataFrame) -> pd.DataFrame:
+    """Fairness columns beside the matrix: gender (never a feature), the age band, and the
+    raw age and family status the fair-lending audit groups by (its bands come from settings,
+    so the age stays in years)."""
     gender = app.get_column("CODE_GENDER").to_list()
+    family = app.get_column("NAME_FAMILY_STATUS").to_list()
+    days_birth = app.get_column("DAYS_BIRTH").to_numpy()
     return pd.DataFrame(
         {
             "SK_ID_CURR": app.get_column(KEY).to_numpy(),
             "CODE_GENDER": ["" if g is None else g for g in gender],
-            "AGE_BAND": fairness_age_band(app.get_column("DAYS_BIRTH").to_numpy()),
+            "AGE_BAND": fairness_age_band(days_birth),
+            "AGE_YEARS": -np.asarray(days_birth, dtype=np.float64) / YEAR_DAYS,
+            "NAME_FAMILY_STATUS": ["" if f is None else f for f in family],
         }
     )

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
@@ -379,6 +380,9 @@ def _metrics(
         "pd_histogram": pd_histogram(y[hold], p_crossfit),
         # Per protected group, so fairness can be read at whatever thresholds a policy sets.
         "group_pd_histograms": _group_histograms(features, hold, y[hold], p_crossfit),
+        # The rows themselves (a sample of them), so the model pages can run the same
+        # fair-lending audit as compliance does, at any policy's thresholds and bands.
+        "audit_rows": audit_rows(features, hold, y[hold], p_crossfit),
     }
     out["reference"] = reference_distributions(
         X=features.X[hold],
@@ -402,6 +406,37 @@ def _metrics(
     if not all(math.isfinite(v) for v in (slope, intercept)):
         raise RuntimeError("calibration failed (non-finite coefficients)")
     return out
+
+
+#: At most this many held-out rows are kept for the model pages' fairness audit (a seeded
+#: random sample beyond it): enough for the <30 "too few" rule to bite only on truly small
+#: groups, small enough for the version's metrics to stay under a megabyte.
+AUDIT_ROWS_MAX = 20_000
+
+
+def audit_rows(
+    features: FeatureSet, hold: np.ndarray, y: np.ndarray, p: np.ndarray, *, seed: int = 0
+) -> dict[str, Any]:
+    """Held-out rows as columns: calibrated PD, whether the loan defaulted, gender, age in
+    years and family status (categories as codes into a list of values, to stay compact)."""
+    protected = features.protected.iloc[hold].reset_index(drop=True)
+    keep = np.arange(len(hold))
+    if keep.size > AUDIT_ROWS_MAX:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, AUDIT_ROWS_MAX, replace=False))
+
+    def categories(column: str) -> dict[str, list]:
+        codes, values = pd.factorize(protected[column].astype(str).to_numpy()[keep], sort=True)
+        return {"values": [str(v) for v in values], "codes": codes.tolist()}
+
+    ages = protected["AGE_YEARS"].to_numpy(dtype=np.float64)[keep]
+    return {
+        "held_out": len(hold),
+        "pd": [round(float(v), 6) for v in np.asarray(p, dtype=np.float64)[keep]],
+        "defaulted": np.asarray(y, dtype=int)[keep].tolist(),
+        "age_years": [round(float(a), 2) if math.isfinite(a) else None for a in ages],
+        "code_gender": categories("CODE_GENDER"),
+        "family_status": categories("NAME_FAMILY_STATUS"),
+    }
 
 
 def _group_histograms(

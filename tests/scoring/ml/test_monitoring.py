@@ -1,8 +1,17 @@
 """Drift and expected performance (scoring/ml/monitoring.py) on generated populations.
 
 A model is trained on one generated population; a second population drawn from the same
-generator with another seed is the live traffic. Left alone it does not drift; with incomes
-x1.5 and every applicant 15 years older, the score and those features drift past 0.25.
+generator with another seed is the live traffic. Left alone it does not drift.
+
+The shifted population is one a lender could see: a new channel (say a wealth manager's
+clients) brings applicants aged 50 or more, from the upper half of today's incomes, whose
+incomes are also 1.5 times higher. It is *selected* from the generated population, not made
+by editing DAYS_BIRTH: in the generator (as in life) age comes with what goes with it, a
+higher EXT_SOURCE_1 and more credit activity, so a row aged 15 years on paper is an
+applicant who cannot exist. Measured on 18,000 live rows, editing every age +15 years and
+every income x1.5 moves the score's PSI only to 0.08 (the model sees a young applicant's
+credit file with an old date of birth); the selected channel moves it to about 0.32, and
+the age and income features to several units.
 """
 
 from __future__ import annotations
@@ -20,10 +29,10 @@ from scoring.ml.monitoring import (
     cut_points,
     drift_report,
     expected_roc_auc,
-    four_fifths,
     psi,
     psi_level,
     realized_metrics,
+    realized_performance,
 )
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving.bundle import load_bundle
@@ -40,17 +49,26 @@ def generated(tmp_path_factory):
     root = tmp_path_factory.mktemp("monitoring")
     generate(root / "train", SCALE, 21, "parquet")
     result = train_and_bundle(root / "train", root / "models", profile="test", seed=2)
-    generate(root / "live", SCALE, 22, "parquet")
+    generate(root / "live", 2 * SCALE, 22, "parquet")  # the channel keeps about a sixth
     tables = load_tables(root / "live", ["application_train", *HISTORY_TABLES])
     return Scorer.from_bundle(result.bundle_path), tables
 
 
 def _live(
-    scorer: Scorer, tables: dict, *, income: float = 1.0, years: float = 0.0, ext: float = 1.0
+    scorer: Scorer,
+    tables: dict,
+    *,
+    income: float = 1.0,
+    aged_at_least: float | None = None,
+    ext: float = 1.0,
 ) -> tuple[np.ndarray, dict, np.ndarray]:
     app = tables["application_train"].copy()
+    if aged_at_least is not None:
+        # The channel: applicants of at least that age, from the upper half of incomes.
+        age = -app["DAYS_BIRTH"] / YEAR_DAYS
+        richer = app["AMT_INCOME_TOTAL"] >= app["AMT_INCOME_TOTAL"].median()
+        app = app[(age >= aged_at_least) & richer].reset_index(drop=True)
     app["AMT_INCOME_TOTAL"] = app["AMT_INCOME_TOTAL"] * income
-    app["DAYS_BIRTH"] = app["DAYS_BIRTH"] - years * YEAR_DAYS
     for column in ("EXT_SOURCE_1", "EXT_SOURCE_2", "EXT_SOURCE_3"):
         app[column] = app[column] * ext
     history = {name: tables[name] for name in HISTORY_TABLES}
@@ -96,25 +114,21 @@ def test_an_unshifted_population_does_not_drift(generated) -> None:
     assert report["worst_psi"] < PSI_WATCH, report["features"][:3]
 
 
-def test_older_richer_applicants_drift_on_the_features_built_from_income_and_age(
-    generated,
-) -> None:
+def test_older_richer_applicants_drift_on_income_age_and_the_score(generated) -> None:
     scorer, tables = generated
-    calm = _report(scorer, tables)
-    report = _report(scorer, tables, income=1.5, years=15)
+    p, _, _ = _live(scorer, tables, income=1.5, aged_at_least=50)
+    assert len(p) > 1000, "enough rows for deciles"
+    report = _report(scorer, tables, income=1.5, aged_at_least=50)
     psi_of = {row["feature"]: row["psi"] for row in report["features"]}
     from_income = _derived_from(scorer, psi_of, "AMT_INCOME_TOTAL")
     from_age = _derived_from(scorer, psi_of, "DAYS_BIRTH")
     assert from_income and from_age, "income and age reach the 30 reference features"
+    assert psi_of["AMT_INCOME_TOTAL"] > PSI_ACT and psi_of["DAYS_BIRTH"] > PSI_ACT
     assert max(psi_of[f] for f in from_income) > PSI_ACT
     assert max(psi_of[f] for f in from_age) > PSI_ACT
-    # The worst feature is one the shift touched; features it did not touch stay stable.
-    assert report["worst_feature"]["feature"] in from_income + from_age
-    untouched = [f for f in psi_of if f not in from_income + from_age]
-    assert untouched and all(psi_of[f] < PSI_WATCH for f in untouched)
-    # This model leans on credit scores and history, little on income and age: the score
-    # moves, but less than a threshold's worth. (Measured: about 0.01 to 0.05.)
-    assert report["score"]["psi"] > calm["score"]["psi"]
+    # Older, richer applicants are safer in this population: the whole score moves.
+    assert report["score"]["psi"] > PSI_ACT and report["score"]["level"] == "act"
+    assert p.mean() < _live(scorer, tables)[0].mean()
 
 
 def test_a_riskier_population_drifts_on_the_score(generated) -> None:
@@ -185,8 +199,26 @@ def test_confusion_at_policy_thresholds_from_the_histogram() -> None:
     assert roc_points(np.array([0, 1]), np.array([0.1, 0.9]))["tpr"][1] == 1.0
 
 
-def test_four_fifths_flags_a_group_approved_far_less_often() -> None:
-    verdict = four_fifths({"F": (80, 100), "M": (60, 100)})
-    assert verdict["verdict"] == "flag" and verdict["lowest_ratio"] == pytest.approx(0.75)
-    assert four_fifths({"F": (80, 100), "M": (70, 100)})["verdict"] == "pass"
-    assert four_fifths({"F": (80, 100), "M": (0, 0)})["verdict"] == "too few"
+def test_realized_performance_sets_observed_outcomes_beside_the_expected_ones() -> None:
+    defaulted = np.array([1, 0, 0, 1, 0, 0])
+    pds = np.array([0.9, 0.1, 0.2, 0.6, 0.3, 0.05])
+    approved = pds < 0.25
+    figures = realized_performance(defaulted=defaulted, pds=pds, approved=approved)
+    assert figures["rows"] == 6 and figures["defaulted"] == 2
+    assert figures["default_rate"] == pytest.approx(2 / 6)
+    assert figures["expected_default_rate"] == pytest.approx(pds.mean())
+    assert figures["roc_auc"] == pytest.approx(1.0)  # every defaulter ranks above every payer
+    assert figures["approved_rows"] == 3 and figures["approved_default_rate"] == 0.0
+    assert figures["approved_expected_default_rate"] == pytest.approx(pds[approved].mean())
+    # One defaulter approved among three: the rate among the approved moves with it.
+    approved[0] = True
+    assert realized_performance(defaulted=defaulted, pds=pds, approved=approved)[
+        "approved_default_rate"
+    ] == pytest.approx(1 / 4)
+
+
+def test_no_recorded_outcome_is_said_as_such() -> None:
+    empty = np.array([])
+    figures = realized_performance(defaulted=empty, pds=empty, approved=empty)
+    assert figures["rows"] == 0 and figures["roc_auc"] is None
+    assert figures["default_rate"] is None and figures["approved_default_rate"] is None

@@ -1,4 +1,8 @@
-"""Fair-lending audit maths: pure functions over a frame of decisions, no ORM.
+"""Fair-lending audit maths: pure functions over a frame of decisions, no Django.
+
+One implementation for every fairness verdict: the compliance audits of live decisions
+(`audits.fairness_services`), and the model pages, which run the same audit on a version's
+held-out rows, on replayed decisions or on a challenger's shadow outcomes (`scoring.fairness`).
 
 The frame (built by `audits.selectors.fairness_decision_frame`) has one row per decision:
 
@@ -99,8 +103,14 @@ def group_labels(frame: pd.DataFrame, spec: AttributeSpec) -> pd.Series:
         labels = np.asarray(band_labels(spec.bands), dtype=object)[np.clip(index, 0, None)]
         labels = np.where(np.isnan(years), NOT_STATED, labels)
         return pd.Series(labels, index=frame.index, dtype=object)
-    mapped = values.map(lambda v: spec.value_labels.get(v, v) if v not in (None, "") else None)
-    return mapped.fillna(NOT_STATED).astype(str)
+    # Label each distinct value once, then spread the labels over the rows.
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = np.array(
+        [NOT_STATED if v in (None, "") else str(spec.value_labels.get(v, v)) for v in uniques]
+        + [NOT_STATED],
+        dtype=object,
+    )
+    return pd.Series(labels[codes], index=frame.index, dtype=object)
 
 
 def group_order(groups: Iterable[str], spec: AttributeSpec) -> list[str]:
@@ -137,17 +147,31 @@ def approval_difference_test(
 
 
 def outcome_counts(groups: pd.Series, outcomes: pd.Series, pds: pd.Series) -> pd.DataFrame:
-    """Per group: n, approved, referred, rejected and mean PD."""
-    frame = pd.DataFrame({"group": groups.to_numpy(), "outcome": outcomes.to_numpy()})
-    frame["approved"] = frame["outcome"].eq(APPROVE)
-    frame["referred"] = frame["outcome"].eq(REFER)
-    frame["rejected"] = frame["outcome"].eq(REJECT)
-    frame["pd"] = pds.to_numpy(dtype=float)
-    grouped = frame.groupby("group", sort=False)
-    counts = grouped[["approved", "referred", "rejected"]].sum().astype(int)
-    counts.insert(0, "n", grouped.size())
-    counts["mean_pd"] = grouped["pd"].mean()
+    """Per group: n, approved, referred, rejected and mean PD (one counting pass each)."""
+    codes, names, n = _group_codes(groups)
+    values = outcomes.to_numpy()
+    counts = pd.DataFrame(
+        {
+            "n": n,
+            "approved": _count(codes, values == APPROVE, len(names)),
+            "referred": _count(codes, values == REFER, len(names)),
+            "rejected": _count(codes, values == REJECT, len(names)),
+        },
+        index=pd.Index(names, dtype=object),
+    )
+    pd_sums = np.bincount(codes, weights=pds.to_numpy(dtype=float), minlength=len(names))
+    counts["mean_pd"] = pd_sums / np.maximum(n, 1)
     return counts
+
+
+def _group_codes(groups: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's group as an integer code, the groups' names, and their sizes."""
+    codes, names = pd.factorize(groups.to_numpy(), sort=False)
+    return codes, np.asarray(names, dtype=object), np.bincount(codes, minlength=len(names))
+
+
+def _count(codes: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(codes, weights=np.asarray(mask, dtype=float), minlength=size).astype(int)
 
 
 def choose_reference(counts: pd.DataFrame, spec: AttributeSpec, min_count: int) -> tuple[str, str]:
@@ -245,15 +269,16 @@ def override_metrics(
 ) -> dict[str, dict[str, Any]]:
     """Per group: referred decisions, how many an officer overrode, and in which direction
     (up = approved a REFER, down = rejected it)."""
-    frame = pd.DataFrame(
+    codes, names, _ = _group_codes(groups)
+    chosen = overrides.to_numpy()
+    sums = pd.DataFrame(
         {
-            "group": groups.to_numpy(),
-            "referred": model_outcomes.eq(REFER).to_numpy(),
-            "up": overrides.eq(APPROVE).to_numpy(),
-            "down": overrides.eq(REJECT).to_numpy(),
-        }
+            "referred": _count(codes, model_outcomes.to_numpy() == REFER, len(names)),
+            "up": _count(codes, chosen == APPROVE, len(names)),
+            "down": _count(codes, chosen == REJECT, len(names)),
+        },
+        index=pd.Index(names, dtype=object),
     )
-    sums = frame.groupby("group", sort=False)[["referred", "up", "down"]].sum().astype(int)
     out = {}
     for group in order:
         referred, up, down = (int(sums.at[group, c]) for c in ("referred", "up", "down"))
@@ -269,7 +294,7 @@ def override_metrics(
     return out
 
 
-# --- outcome metrics (fairlearn) -----------------------------------------------------------------
+# --- outcome metrics (as fairlearn defines them) -------------------------------------------------
 
 
 def outcome_metrics(
@@ -281,61 +306,50 @@ def outcome_metrics(
     order: Sequence[str],
     thresholds: Thresholds,
 ) -> dict[str, Any]:
-    """TPR, FPR, precision and calibration by group, with fairlearn's MetricFrame.
+    """TPR, FPR, precision and calibration by group.
 
     `repaid` and `approved` are 0/1 arrays over decisions whose outcome is recorded. The
     differences (equal opportunity, equalized odds, predictive parity) are taken between the
     groups with at least `min_count` recorded outcomes, as fairlearn's `between_groups`.
-    """
-    # fairlearn pulls in plotting and sklearn extras; imported here so web processes start fast.
-    from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_rate
 
+    Both arrays are 0/1, so each group's figures are ratios of four counts (the confusion
+    matrix), counted once with numpy: the same numbers fairlearn's MetricFrame gives (a test
+    holds them to it) without its per-group DataFrame machinery, which cost seconds per audit.
+    """
     groups = np.asarray(groups, dtype=object)
-    repaid = np.asarray(repaid, dtype=int)
-    approved = np.asarray(approved, dtype=int)
+    repaid = np.asarray(repaid, dtype=bool)
+    approved = np.asarray(approved, dtype=bool)
     pds = np.asarray(pds, dtype=float)
     if len(groups) == 0:
         return {"n": 0, "groups": {}, "differences": {}}
-    # Both arrays are 0/1, so the rows collapse to (group, truth, decision) cells weighted by
-    # their counts: the same figures as row by row (integer weights are exact), in a
-    # MetricFrame of a few dozen rows instead of 100,000 (fairlearn stacks every row).
-    cells = (
-        pd.DataFrame({"group": groups, "truth": repaid, "decision": approved})
-        .groupby(["group", "truth", "decision"], sort=False)
-        .size()
-        .reset_index(name="weight")
-    )
-    weights = cells["weight"].to_numpy(dtype=float)
-    frame = MetricFrame(
-        metrics={
-            "tpr": true_positive_rate,
-            "fpr": false_positive_rate,
-            "precision": _precision,
-        },
-        y_true=cells["truth"].to_numpy(),
-        y_pred=cells["decision"].to_numpy(),
-        sensitive_features=cells["group"].rename("group"),
-        sample_params={name: {"sample_weight": weights} for name in ("tpr", "fpr", "precision")},
-    )
-    by_group = frame.by_group
-    defaults = pd.Series(1 - repaid).groupby(groups).agg(["size", "sum"])
-    mean_pd = pd.Series(pds).groupby(groups).mean()
+    codes, names = pd.factorize(groups)
+    size = len(names)
+    n = np.bincount(codes, minlength=size)
+    repaid_n = np.bincount(codes, weights=repaid, minlength=size)
+    approved_repaid = np.bincount(codes, weights=approved & repaid, minlength=size)
+    approved_defaulted = np.bincount(codes, weights=approved & ~repaid, minlength=size)
+    pd_sum = np.bincount(codes, weights=pds, minlength=size)
+    index = {str(name): i for i, name in enumerate(names)}
     out_groups: dict[str, dict[str, Any]] = {}
     for group in order:
-        if group not in by_group.index:
+        i = index.get(group)
+        if i is None:
             continue
-        n = int(defaults.at[group, "size"])
-        observed = float(defaults.at[group, "sum"]) / n
+        count, good = int(n[i]), float(repaid_n[i])
+        bad = count - good
+        approved_count = approved_repaid[i] + approved_defaulted[i]
+        observed = bad / count
+        mean_pd = float(pd_sum[i]) / count
         out_groups[group] = {
-            "n": n,
-            "defaulted": int(defaults.at[group, "sum"]),
-            "tpr": _finite(by_group.at[group, "tpr"]),
-            "fpr": _finite(by_group.at[group, "fpr"]),
-            "precision": _finite(by_group.at[group, "precision"]),
+            "n": count,
+            "defaulted": int(bad),
+            "tpr": _ratio(approved_repaid[i], good),
+            "fpr": _ratio(approved_defaulted[i], bad),
+            "precision": _ratio(approved_repaid[i], approved_count),
             "observed_default_rate": observed,
-            "mean_pd": float(mean_pd[group]),
-            "calibration_gap": observed - float(mean_pd[group]),
-            "small": n < thresholds.min_count,
+            "mean_pd": mean_pd,
+            "calibration_gap": observed - mean_pd,
+            "small": count < thresholds.min_count,
         }
     judged = [g for g, figures in out_groups.items() if not figures["small"]]
     differences = {
@@ -355,13 +369,10 @@ def outcome_metrics(
     }
 
 
-def _precision(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
-    """P(repaid | approved), as sklearn's precision_score; NaN for a group with no approvals
-    (no figure, not zero)."""
-    approved = float(np.sum(sample_weight * y_pred))
-    if approved == 0:
-        return float("nan")
-    return float(np.sum(sample_weight * y_pred * y_true)) / approved
+def _ratio(part: float, whole: float) -> float | None:
+    """part / whole, or None (no figure, not zero) where the whole is empty: a group with
+    no approvals has no precision, one with no defaulters no FPR."""
+    return float(part) / float(whole) if whole else None
 
 
 def _spread(groups: Mapping[str, Mapping[str, Any]], judged: Sequence[str], key: str):
