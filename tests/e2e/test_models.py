@@ -48,9 +48,13 @@ def test_the_model_page_draws_its_charts(new_page, model_admin, trained_model, v
     matrix = page.locator("#confusion-matrix")
     assert matrix.is_visible() and "Defaulted" in matrix.inner_text()
     assert "%" in page.locator(".stats").inner_text()  # rates as percentages
-    # Age groups in age order, the youngest first.
-    ages = page.locator("h3:has-text('Age group') + .table-wrap tbody tr td:first-child")
-    assert ages.first.inner_text() == "<25"
+    # The fair-lending audit at the policy: age bands in age order, youngest first, 62+ last.
+    audit = page.locator("#policy-fairness ~ .audit-fairness")
+    assert audit.locator(".badge").first.is_visible()
+    bands = audit.locator("section[aria-label='Age band'] tbody th[scope=row]").all_inner_texts()
+    bands = [text.split()[0] for text in bands]
+    order = ["<25", "25-34", "35-44", "45-61", "62+"]
+    assert bands[0] == "<25" and bands == [band for band in order if band in bands]
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
     screenshot(page, f"model-detail-{viewport['width']}")
 
