@@ -22,6 +22,7 @@ from applicants.models import LoanApplication
 from audits.models import AuditEvent
 from audits.selectors import events_for_target
 from credscope_site.roles import Perm
+from scoring.ml.serving.counteroffer import term_months
 from scoring.models import BatchJob, Decision, DecisionOverride, Outcome
 from scoring.policy import current_policy, outcome_for
 from scoring.selectors import credit_history_summary_for
@@ -196,6 +197,8 @@ def _counteroffer_state(
     decides and before it was accepted)."""
     accepted = accepted_counteroffer_of(application)
     shown = presentation.counteroffer_shown(decision) if decision is not None else None
+    if shown is not None:
+        shown["asked_term"] = term_months(application.application_row)
     return {
         "counteroffer": shown,
         "accepted_counteroffer": accepted,
