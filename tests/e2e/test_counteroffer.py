@@ -13,6 +13,14 @@ from tests.applicants.test_counteroffer_accept import BASE, VARIANTS, _submit
 from tests.e2e.conftest import LAPTOP, PHONE, screenshot, sign_in
 from tests.e2e.test_phone import OVERFLOW
 
+#: test_phone's check, except inside `.table-wrap`: the audit history's table scrolls
+#: sideways within its own box on purpose (overflow-x: auto), never the page.
+OVERFLOW_OUTSIDE_SCROLLERS = OVERFLOW.replace(
+    "if (el.closest('thead, .visually-hidden')) continue;",
+    "if (el.closest('thead, .visually-hidden, .table-wrap')) continue;",
+)
+assert OVERFLOW_OUTSIDE_SCROLLERS != OVERFLOW
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
@@ -37,7 +45,7 @@ def test_an_officer_accepts_a_counteroffer_and_sees_the_linked_approved_applicat
     lead = phone.locator("#counteroffer-lead").inner_text()
     assert lead.startswith("The policy would approve")
     assert f"{offer['term_months']:g} months" in lead
-    overflow = phone.evaluate(OVERFLOW)
+    overflow = phone.evaluate(OVERFLOW_OUTSIDE_SCROLLERS)
     assert overflow["bad"] == [] and overflow["scroll"] <= PHONE["width"], overflow
     card.scroll_into_view_if_needed()
     screenshot(phone, "phone-counteroffer-offered")
@@ -65,6 +73,7 @@ def test_an_officer_accepts_a_counteroffer_and_sees_the_linked_approved_applicat
     assert LoanApplication.objects.filter(counteroffer_of=offered).count() == 1
 
     phone.goto(f"/applications/{accepted.pk}/")
-    overflow = phone.evaluate(OVERFLOW)
+    assert phone.locator("#counteroffer-of").is_visible()
+    overflow = phone.evaluate(OVERFLOW_OUTSIDE_SCROLLERS)
     assert overflow["bad"] == [] and overflow["scroll"] <= PHONE["width"], overflow
     screenshot(phone, "phone-counteroffer-accepted")
