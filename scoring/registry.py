@@ -306,8 +306,7 @@ def probabilities_for(
     candidates), all with that applicant's history: one feature build, one prediction."""
     scorer = _scorer_for(model_version)
     frames = _history_frames(history, external_id, history_store())
-    histories = [frames] * len(application_rows)
-    return [float(p) for p in scorer.probabilities_many(application_rows, histories)]
+    return [float(p) for p in scorer.probabilities_of_variants(application_rows, frames)]
 
 
 def scorer_reference(model_version: ModelVersion) -> dict[str, Any]:

@@ -66,6 +66,7 @@ def test_an_officer_accepts_a_counteroffer_and_sees_the_linked_approved_applicat
     # A second click (a resent form) makes no second application.
     laptop.goto(f"/applications/{offered.pk}/")
     assert laptop.locator("#accept-counteroffer").count() == 0
+    screenshot(laptop, "laptop-counteroffer-original-after")
     link = laptop.locator("#counteroffer-accepted a")
     assert link.inner_text() == f"application #{accepted.pk}"
     link.click()
