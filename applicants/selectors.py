@@ -280,6 +280,8 @@ def review_queue_for(*, user: AbstractBaseUser) -> QuerySet[Decision]:
             application__in=application_visible_to(user=user).values("pk"),
             outcome=Outcome.REFER,
             override__isnull=True,
+            # An accepted counteroffer stands in its place: nothing left to review.
+            application__accepted_counteroffer__isnull=True,
         )
         .exclude(application__created_by=user)
         .select_related(

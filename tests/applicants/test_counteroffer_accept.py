@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from applicants import four_eyes, selectors
 from applicants.models import LoanApplication
 from applicants.services.counteroffers import CounterofferRefused, counteroffer_accept
 from applicants.services.review import decision_override_record
@@ -200,3 +201,16 @@ def test_the_page_offers_the_button_to_the_owner_only(officer, compliance, offer
     assert f"application #{offered.pk}" in new_page and 'id="counteroffer-of"' in new_page
     old_page = client.get(reverse("applicants:detail", args=[offered.pk])).content.decode()
     assert 'id="counteroffer-accepted"' in old_page and 'id="accept-counteroffer"' not in old_page
+
+
+def test_an_accepted_counteroffer_takes_the_original_out_of_review(
+    officer, offered, reviewer, senior_reviewer
+) -> None:
+    counteroffer_accept(application=offered, actor=officer, channel="web")
+    decision = Decision.objects.select_related("application").get(pk=offered.decision.pk)
+    assert decision not in selectors.review_queue_for(user=reviewer)
+    refusal = four_eyes.override_refusal(
+        decision=decision, reviewer=senior_reviewer, outcome="APPROVE"
+    )
+    assert refusal is not None and refusal.code == "not_awaiting_review"
+    assert "counteroffer was accepted" in refusal.message
