@@ -21,13 +21,18 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from applicants import presentation, selectors
 from applicants.filters import ApplicationFilter
 from applicants.models import LoanApplication, LoanOutcome
+from applicants.services.counteroffers import (
+    CounterofferRefused,
+    counteroffer_accept,
+    counteroffer_settle,
+)
 from applicants.services.outcomes import OutcomeConflict, OutcomeRefused, loan_outcome_record
 from applicants.services.submit import (
     ApplicationInvalid,
@@ -56,6 +61,24 @@ EXTRA_FIELDS = ("full_name", "external_id", "history")
 # --- shared output ------------------------------------------------------------------------------
 
 
+@extend_schema_serializer(component_name="Counteroffer")
+class CounterofferSerializer(serializers.Serializer):
+    """Terms the policy would approve, for a REFER or REJECT: the requested amount over a
+    longer term (`kind` longer_term) or, failing that, the largest amount at the requested
+    term (smaller_amount). `term_months` is AMT_CREDIT / AMT_ANNUITY, the monthly payments
+    the model reads as the term (no interest is modelled)."""
+
+    AMT_CREDIT = serializers.FloatField()
+    AMT_ANNUITY = serializers.FloatField()
+    AMT_GOODS_PRICE = serializers.FloatField(
+        allow_null=True, help_text="capped at the credit when a smaller amount is offered"
+    )
+    term_months = serializers.FloatField()
+    probability_of_default = serializers.FloatField()
+    outcome = serializers.ChoiceField(choices=["APPROVE"])
+    kind = serializers.ChoiceField(choices=["longer_term", "smaller_amount"])
+
+
 class DecisionOutputSerializer(serializers.Serializer):
     probability_of_default = serializers.FloatField()
     risk_band = serializers.CharField()
@@ -65,6 +88,16 @@ class DecisionOutputSerializer(serializers.Serializer):
     policy_version = serializers.IntegerField(source="policy.version")
     scoring_latency_ms = serializers.FloatField()
     decided_at = serializers.DateTimeField()
+    counteroffer = serializers.SerializerMethodField()
+    counteroffer_reason = serializers.SerializerMethodField()
+
+    @extend_schema_field(CounterofferSerializer(allow_null=True))
+    def get_counteroffer(self, decision: Any) -> dict[str, Any] | None:
+        return presentation.counteroffer_shown(decision)["offer"]
+
+    @extend_schema_field(serializers.CharField())
+    def get_counteroffer_reason(self, decision: Any) -> str:
+        return presentation.counteroffer_shown(decision)["reason"]
 
 
 class ApplicationOutputSerializer(serializers.Serializer):
@@ -84,11 +117,24 @@ class ApplicationOutputSerializer(serializers.Serializer):
     attempts = serializers.IntegerField()
     failure_reason = serializers.CharField()
     batch_id = serializers.IntegerField(allow_null=True)
+    counteroffer_of = serializers.IntegerField(
+        source="counteroffer_of_id",
+        allow_null=True,
+        help_text="the application whose counteroffer this one accepted",
+    )
+    accepted_counteroffer = serializers.SerializerMethodField(
+        help_text="the application that accepted this one's counteroffer"
+    )
     # A reverse one-to-one that does not exist yet reads as null (no decision so far).
     decision = DecisionOutputSerializer(allow_null=True, read_only=True)
 
     def get_url(self, application: LoanApplication) -> str:
         return reverse("api:application", args=[application.pk])
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_accepted_counteroffer(self, application: LoanApplication) -> int | None:
+        accepted = selectors.accepted_counteroffer_of(application)
+        return accepted.pk if accepted is not None else None
 
 
 def _application_columns() -> dict[str, serializers.Field]:
@@ -275,7 +321,56 @@ class ApplicationDetailApi(ApiView):
     @requires(Perm.VIEW_OWN_APPLICATIONS)
     def get(self, request: Request, application_id: int) -> Response:
         application = _visible_application(request, application_id)
+        # A batch row's counteroffer is searched the first time it is read on its own.
+        counteroffer_settle(application=application)
         return Response(self.OutputSerializer(application).data)
+
+
+class CounterofferAcceptApi(ApiView):
+    """Accept the application's counteroffer (the officer who submitted it): a new
+    application with the offered terms, linked to this one (`counteroffer_of`) and decided
+    within the request. 201 with it; 200 with the same one when accepted before; 409 when no
+    offer stands (none, a reviewer decided, or the model or policy changed since)."""
+
+    OutputSerializer = ApplicationOutputSerializer
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: ApplicationOutputSerializer,
+            200: ApplicationOutputSerializer,
+            400: OpenApiTypes.OBJECT,
+            403: OpenApiTypes.OBJECT,
+            404: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            503: OpenApiTypes.OBJECT,
+        },
+    )
+    @requires(Perm.SUBMIT_APPLICATION)
+    def post(self, request: Request, application_id: int) -> Response:
+        application = _visible_application(request, application_id)
+        try:
+            accepted, created = counteroffer_accept(
+                application=application, actor=request.user, channel=LoanApplication.Channel.API
+            )
+        except CounterofferRefused as error:
+            if error.status == status.HTTP_403_FORBIDDEN:
+                raise PermissionDenied(str(error)) from None
+            raise Conflict(str(error)) from None
+        except ApplicationInvalid as error:
+            raise field_errors(error.errors) from None
+        except ApplicationQueueUnavailable as error:
+            return _queue_unavailable(error)
+        except registry.NoActiveModel:
+            raise ServiceUnavailable("No model version is active; nothing was saved.") from None
+        if not (created and accepted.status == LoanApplication.Status.DECIDED):
+            accepted = selectors.application_get_for(user=request.user, application_id=accepted.pk)
+        headers = {"Location": reverse("api:application", args=[accepted.pk])}
+        return Response(
+            self.OutputSerializer(accepted).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            headers=headers,
+        )
 
 
 class ApplicationExplanationApi(ApiView):

@@ -86,6 +86,14 @@ def override_refusal(
             f"Application #{application.pk} is not awaiting review: "
             f"{existing.reviewer.get_username()} already decided it.",
         )
+    accepted = LoanApplication.objects.filter(counteroffer_of=application).first()
+    if accepted is not None:
+        return Refusal(
+            "not_awaiting_review",
+            409,
+            f"Application #{application.pk} is not awaiting review: its counteroffer was "
+            f"accepted as application #{accepted.pk}, which stands in its place.",
+        )
     if decision.outcome not in REVIEWABLE:
         return Refusal(
             "not_awaiting_review",

@@ -89,6 +89,14 @@ class LoanApplication(models.Model):
         related_name="applications",
     )
     batch_row = models.PositiveIntegerField(null=True, blank=True)
+    #: The application whose counteroffer this one accepted (one acceptance per offer).
+    counteroffer_of = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accepted_counteroffer",
+    )
     # Which scoring task holds the claim and since when: a redelivery of that same task may
     # carry on; any other task stops; the sweeper frees claims older than the time limit.
     scoring_claim = models.CharField(max_length=64, blank=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from credscope_site import formatting
+from scoring.counteroffers import NOT_SEARCHED
 from scoring.ml.features.build import feature_catalogue
 from scoring.ml.features.families import COLUMN_LABELS, explanation_key, family_label
 from scoring.ml.schema.tables import DAYS_SENTINEL
@@ -378,3 +379,21 @@ def pd_histogram(probabilities: Iterable[float], *, reject_at_or_above: float) -
     if edges[-1] + width < 1.0:
         labels[-1] = f"\u2265 {edges[-1] * 100:g}%"
     return {"labels": labels, "counts": counts, "lower_edges": edges, "width": width}
+
+
+#: What a counteroffer shows: the terms, the term, the PD and the outcome (and its kind).
+COUNTEROFFER_KEYS = ("AMT_CREDIT", "AMT_ANNUITY", "AMT_GOODS_PRICE", "term_months",
+                     "probability_of_default", "outcome", "kind")  # fmt: skip
+
+
+def counteroffer_shown(decision: Any) -> dict[str, Any]:
+    """A decision's counteroffer as pages and the API show it: {"offer": the terms or None,
+    "reason": what the offer is, or why there is none}."""
+    document = decision.counteroffer
+    if document is None:
+        return {"offer": None, "reason": NOT_SEARCHED}
+    offer = document.get("offer")
+    return {
+        "offer": None if offer is None else {key: offer.get(key) for key in COUNTEROFFER_KEYS},
+        "reason": document.get("reason", ""),
+    }

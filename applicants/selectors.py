@@ -22,6 +22,7 @@ from applicants.models import LoanApplication
 from audits.models import AuditEvent
 from audits.selectors import events_for_target
 from credscope_site.roles import Perm
+from scoring.ml.serving.counteroffer import term_months
 from scoring.models import BatchJob, Decision, DecisionOverride, Outcome
 from scoring.policy import current_policy, outcome_for
 from scoring.selectors import credit_history_summary_for
@@ -51,6 +52,7 @@ def application_list_for(*, user: AbstractBaseUser, **filters: Any) -> QuerySet[
         "decision",
         "decision__model_version",
         "decision__policy",
+        "accepted_counteroffer",
     )
     if filters:
         filterset = ApplicationFilter(data=filters, queryset=applications)
@@ -70,7 +72,12 @@ def application_get_for(*, user: AbstractBaseUser, application_id: int) -> LoanA
     return (
         application_visible_to(user=user)
         .select_related(
-            "applicant", "created_by", "decision", "decision__model_version", "decision__policy"
+            "applicant",
+            "created_by",
+            "decision",
+            "decision__model_version",
+            "decision__policy",
+            "accepted_counteroffer",
         )
         .get(pk=application_id)
     )
@@ -93,6 +100,14 @@ def override_of(decision: Decision | None) -> DecisionOverride | None:
         return None
     try:
         return decision.override
+    except ObjectDoesNotExist:
+        return None
+
+
+def accepted_counteroffer_of(application: LoanApplication) -> LoanApplication | None:
+    """The application that accepted `application`'s counteroffer, if one did."""
+    try:
+        return application.accepted_counteroffer
     except ObjectDoesNotExist:
         return None
 
@@ -153,6 +168,7 @@ def application_page(*, application: LoanApplication, user: AbstractBaseUser) ->
         "audit_events": application_history(application=application),
     }
     context.update(_review_state(decision, override, user))
+    context.update(_counteroffer_state(application, decision, override, user))
     if decision is not None:
         policy = decision.policy
         context["gauge"] = presentation.pd_gauge(
@@ -168,6 +184,34 @@ def application_page(*, application: LoanApplication, user: AbstractBaseUser) ->
         context["base_pd"] = 1 / (1 + math.exp(-decision.base_value))
         context["feature_details"] = presentation.feature_details(decision.contributions)
     return context
+
+
+def _counteroffer_state(
+    application: LoanApplication,
+    decision: Decision | None,
+    override: DecisionOverride | None,
+    user: AbstractBaseUser,
+) -> dict[str, Any]:
+    """The counteroffer card: the offer (or why none), the applications linked by
+    accepting, and whether `user` may accept (the submitting officer, before a reviewer
+    decides and before it was accepted)."""
+    accepted = accepted_counteroffer_of(application)
+    shown = presentation.counteroffer_shown(decision) if decision is not None else None
+    if shown is not None:
+        shown["asked_term"] = term_months(application.application_row)
+    return {
+        "counteroffer": shown,
+        "accepted_counteroffer": accepted,
+        "counteroffer_of": application.counteroffer_of,
+        "can_accept_counteroffer": bool(
+            shown
+            and shown["offer"]
+            and accepted is None
+            and override is None
+            and application.created_by_id == user.pk
+            and user.has_perm(Perm.SUBMIT_APPLICATION)
+        ),
+    }
 
 
 def _review_state(
@@ -236,6 +280,8 @@ def review_queue_for(*, user: AbstractBaseUser) -> QuerySet[Decision]:
             application__in=application_visible_to(user=user).values("pk"),
             outcome=Outcome.REFER,
             override__isnull=True,
+            # An accepted counteroffer stands in its place: nothing left to review.
+            application__accepted_counteroffer__isnull=True,
         )
         .exclude(application__created_by=user)
         .select_related(

@@ -14,6 +14,11 @@ urlpatterns = [
     path("applications/<int:application_id>/", views.application_detail, name="detail"),
     path("applications/<int:application_id>/status/", views.application_status, name="status"),
     path(
+        "applications/<int:application_id>/counteroffer/accept/",
+        views.counteroffer_accept,
+        name="counteroffer_accept",
+    ),
+    path(
         "applications/<int:application_id>/override/",
         views.application_override,
         name="override",

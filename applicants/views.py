@@ -13,6 +13,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -25,7 +26,7 @@ from applicants import export, selectors
 from applicants.filters import ApplicationFilter
 from applicants.forms import ApplicationForm, OverrideForm
 from applicants.models import LoanApplication
-from applicants.services import review, submit
+from applicants.services import counteroffers, review, submit
 from credscope_site.roles import Perm
 from scoring import registry
 from scoring.queue import ApplicationQueueUnavailable
@@ -161,7 +162,49 @@ def _application_or_404(request: HttpRequest, application_id: int) -> LoanApplic
 @permission_required(Perm.VIEW_OWN_APPLICATIONS, raise_exception=True)
 def application_detail(request: HttpRequest, application_id: int) -> HttpResponse:
     application = _application_or_404(request, application_id)
+    # A batch row's counteroffer is searched the first time it is read on its own.
+    counteroffers.counteroffer_settle(application=application)
     return _render_detail(request, application, override_form=OverrideForm())
+
+
+@require_POST
+@permission_required(Perm.SUBMIT_APPLICATION, raise_exception=True)
+def counteroffer_accept(request: HttpRequest, application_id: int) -> HttpResponse:
+    """Accept the counteroffer: the new, linked application's page, or this page saying why
+    it could not be accepted."""
+    application = _application_or_404(request, application_id)
+    try:
+        accepted, created = counteroffers.counteroffer_accept(
+            application=application, actor=request.user, channel=LoanApplication.Channel.WEB
+        )
+    except counteroffers.CounterofferRefused as error:
+        if error.status == 403:
+            raise PermissionDenied(str(error)) from None
+        messages.error(request, str(error))
+        return redirect(reverse("applicants:detail", args=[application.pk]) + "#counteroffer")
+    except submit.ApplicationInvalid as error:
+        problems = "; ".join(f"{name}: {message}" for name, message in error.errors.items())
+        messages.error(request, f"The offered terms were not accepted: {problems}")
+        return redirect(reverse("applicants:detail", args=[application.pk]) + "#counteroffer")
+    except NoActiveModel:
+        messages.error(request, "No model is active, so nothing could score the offer.")
+        return redirect(reverse("applicants:detail", args=[application.pk]) + "#counteroffer")
+    except ApplicationQueueUnavailable as error:
+        messages.warning(
+            request,
+            "The counteroffer is accepted as a new application; the scoring queue is "
+            "unreachable right now, so it will be scored as soon as the queue is back.",
+        )
+        return redirect("applicants:detail", application_id=error.application_id)
+    if created:
+        messages.success(
+            request,
+            f"Counteroffer accepted: application #{accepted.pk} was made with the offered "
+            f"terms, linked to application #{application.pk}.",
+        )
+    else:
+        messages.info(request, "This counteroffer was already accepted; here is that application.")
+    return redirect("applicants:detail", application_id=accepted.pk)
 
 
 def _render_detail(

@@ -23,6 +23,7 @@ class AuditAction(models.TextChoices):
     APPLICATION_DECIDED = "application.decided", "Application decided"
     APPLICATION_FAILED = "application.failed", "Application scoring failed"
     APPLICATION_REQUEUED = "application.requeued", "Application re-queued for scoring"
+    COUNTEROFFER_ACCEPTED = "application.counteroffer_accepted", "Counteroffer accepted"
     POLICY_CREATED = "policy.created", "Decision policy version created"
     BATCH_SUBMITTED = "batch.submitted", "Batch submitted"
     BATCH_FINISHED = "batch.finished", "Batch finished"

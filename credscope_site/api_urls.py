@@ -8,6 +8,7 @@ from applicants.apis import (
     ApplicationDetailApi,
     ApplicationExplanationApi,
     ApplicationOutcomeApi,
+    CounterofferAcceptApi,
 )
 from applicants.batch_apis import BatchCreateApi, BatchDetailApi, BatchResultsApi
 from applicants.notice_apis import ApplicationNoticeApi, BatchNoticesApi
@@ -50,6 +51,11 @@ urlpatterns = [
         "applications/<int:application_id>/adverse-action-notice.pdf",
         ApplicationNoticeApi.as_view(),
         name="application-notice",
+    ),
+    path(
+        "applications/<int:application_id>/counteroffer/accept/",
+        CounterofferAcceptApi.as_view(),
+        name="application-counteroffer-accept",
     ),
     path(
         "applications/<int:application_id>/override/",

@@ -34,8 +34,9 @@ from audits import trail
 from audits.actions import AuditAction
 from credscope_site.fields import bulk_batch_size
 from scoring import challenger, registry
+from scoring.counteroffers import counteroffer_search
 from scoring.models import Decision, DecisionPolicy
-from scoring.policy import current_policy, policy_apply
+from scoring.policy import current_policy, outcome_for, policy_apply
 from scoring.reasons import reasons_for
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,20 @@ def application_decide(
     (result,) = _score([application])
     if isinstance(result, Exception):
         raise result
-    decisions = _decide_scored([(application, result)], task_id)
+    policy = current_policy()
+    counteroffer = counteroffer_for(
+        application_row=application.application_row,
+        history=application.history or None,
+        external_id=application.applicant.external_id,
+        score=result,
+        policy=policy,
+    )
+    decisions = _decide_scored(
+        [(application, result)],
+        task_id,
+        policy=policy,
+        counteroffers={application.pk: counteroffer},
+    )
     return decisions[0] if decisions else None
 
 
@@ -102,14 +116,71 @@ def score_for_request(
         return None
 
 
+def counteroffer_for(
+    *,
+    application_row: dict[str, Any],
+    history: dict[str, list[dict[str, Any]]] | None,
+    external_id: int | None,
+    score: registry.Score,
+    policy: DecisionPolicy,
+) -> dict[str, Any] | None:
+    """The counteroffer document of a score under `policy` (`scoring.counteroffers`), or
+    None when the search fails: the decision is made all the same, and the search is tried
+    again when the application is read."""
+    try:
+        return counteroffer_search(
+            application_row=application_row,
+            history=history,
+            external_id=external_id,
+            model_version=score.model_version,
+            policy=policy,
+            outcome=outcome_for(score.probability_of_default, policy),
+        )
+    except (*TRANSIENT_ERRORS, registry.NoActiveModel):
+        raise
+    except Exception:
+        logger.exception("the counteroffer search failed; it is tried again when read")
+        return None
+
+
+def counteroffer_for_request(
+    *,
+    application_row: dict[str, Any],
+    history: dict[str, list[dict[str, Any]]] | None,
+    external_id: int | None,
+    score: registry.Score,
+) -> tuple[DecisionPolicy, dict[str, Any] | None]:
+    """The policy in force and the counteroffer of an application a client waits on,
+    searched before its transaction opens (for `application_decide_scored`)."""
+    policy = current_policy()
+    return policy, counteroffer_for(
+        application_row=application_row,
+        history=history,
+        external_id=external_id,
+        score=score,
+        policy=policy,
+    )
+
+
 def application_decide_scored(
-    *, application: LoanApplication, score: registry.Score
+    *,
+    application: LoanApplication,
+    score: registry.Score,
+    policy: DecisionPolicy | None = None,
+    counteroffer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Save the decision of an application scored before it was saved, in the caller's
     transaction (the one that saved it DECIDED); return its audit event for the caller to
     record with the SUBMITTED one. No claim: no task can see the application before the
-    commit, and the one-to-one `Decision.application` still forbids a second decision."""
-    decision = decision_build(application=application, score=score, policy=current_policy())
+    commit, and the one-to-one `Decision.application` still forbids a second decision.
+    `policy` and `counteroffer` come from `counteroffer_for`, searched before the
+    transaction."""
+    decision = decision_build(
+        application=application,
+        score=score,
+        policy=policy or current_policy(),
+        counteroffer=counteroffer,
+    )
     decision.save()
     challenger.challenger_scoring_schedule(
         decision_ids=[decision.pk], version=score.challenger_version
@@ -196,16 +267,22 @@ def _score(applications: Sequence[LoanApplication]) -> list[registry.Score | Exc
 
 
 def _decide_scored(
-    scored: list[tuple[LoanApplication, registry.Score]], task_id: str
+    scored: list[tuple[LoanApplication, registry.Score]],
+    task_id: str,
+    *,
+    policy: DecisionPolicy | None = None,
+    counteroffers: dict[int, dict[str, Any] | None] | None = None,
 ) -> list[Decision]:
     """Save the decisions of claimed, scored rows: DECIDED + Decision + audit event, in one
     transaction. Rows whose claim is no longer ours are left alone; if a decision already
-    exists for one of them, each row is settled on its own."""
+    exists for one of them, each row is settled on its own. `counteroffers` (application id
+    -> document) were searched for single applications; batch rows have none yet."""
     if not scored:
         return []
-    policy = current_policy()
+    policy = policy or current_policy()
+    counteroffers = counteroffers or {}
     try:
-        return _save_decisions(scored, policy, task_id)
+        return _save_decisions(scored, policy, task_id, counteroffers)
     except IntegrityError:
         if len(scored) == 1:
             logger.info("application %s already has a decision; not deciding twice",
@@ -213,12 +290,15 @@ def _decide_scored(
             return []
     decisions: list[Decision] = []
     for one in scored:
-        decisions += _decide_scored([one], task_id)
+        decisions += _decide_scored([one], task_id, policy=policy, counteroffers=counteroffers)
     return decisions
 
 
 def _save_decisions(
-    scored: list[tuple[LoanApplication, registry.Score]], policy: DecisionPolicy, task_id: str
+    scored: list[tuple[LoanApplication, registry.Score]],
+    policy: DecisionPolicy,
+    task_id: str,
+    counteroffers: dict[int, dict[str, Any] | None],
 ) -> list[Decision]:
     now = timezone.now()
     with transaction.atomic():
@@ -235,7 +315,12 @@ def _save_decisions(
         )
         decisions = Decision.objects.bulk_create(
             [
-                decision_build(application=application, score=score, policy=policy)
+                decision_build(
+                    application=application,
+                    score=score,
+                    policy=policy,
+                    counteroffer=counteroffers.get(application.pk),
+                )
                 for application, score in scored
                 if application.pk in held
             ],
@@ -260,10 +345,15 @@ def _save_decisions(
 
 
 def decision_build(
-    *, application: LoanApplication, score: registry.Score, policy: DecisionPolicy
+    *,
+    application: LoanApplication,
+    score: registry.Score,
+    policy: DecisionPolicy,
+    counteroffer: dict[str, Any] | None = None,
 ) -> Decision:
     """The (unsaved) decision a score makes under `policy`: band, outcome, true reasons
-    (`scoring.reasons`), the contributions worth storing, and what the age rule took off."""
+    (`scoring.reasons`), the contributions worth storing, what the age rule took off, and
+    the counteroffer when one was searched."""
     result = policy_apply(score.probability_of_default, policy)
     return Decision(
         application=application,
@@ -281,6 +371,7 @@ def decision_build(
         age_neutralised=score.age_neutralised,
         history_rows=score.history_rows,
         scoring_latency_ms=score.latency_ms,
+        counteroffer=counteroffer,
     )
 
 
@@ -321,6 +412,7 @@ def decided_payload(decision: Decision, task_id: str) -> dict[str, Any]:
         "reasons": [reason["code"] for reason in decision.reasons],
         "latency_ms": round(decision.scoring_latency_ms, 3),
         "age_neutralised": decision.age_neutralised,
+        "counteroffer": (decision.counteroffer or {}).get("offer"),
     }
 
 

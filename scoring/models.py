@@ -151,6 +151,9 @@ class Decision(models.Model):
     #: The applicant's row count per history table when scored (no-history reasons).
     history_rows = models.JSONField(default=dict, blank=True)
     scoring_latency_ms = models.FloatField()
+    #: For a REFER or REJECT, the terms the policy would approve, or why there are none
+    #: (`scoring.counteroffers`); NULL until searched (batch rows are searched when read).
+    counteroffer = DocumentJSONField(null=True, blank=True)
     decided_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -295,6 +295,25 @@ def score_records_with(
     ]
 
 
+def probabilities_for(
+    *,
+    model_version: ModelVersion,
+    application_rows: list[dict[str, Any]],
+    history: dict[str, list[dict[str, Any]]] | None,
+    external_id: int | None,
+) -> list[float]:
+    """The probability of default of variants of one applicant's row (counteroffer
+    candidates), all with that applicant's history: one feature build, one prediction."""
+    scorer = _scorer_for(model_version)
+    frames = _history_frames(history, external_id, history_store())
+    return [float(p) for p in scorer.probabilities_of_variants(application_rows, frames)]
+
+
+def scorer_reference(model_version: ModelVersion) -> dict[str, Any]:
+    """The bundle's reference (input contract, training distributions) of a version."""
+    return _scorer_for(model_version).bundle.reference
+
+
 def feature_values(
     *,
     model_version: ModelVersion,

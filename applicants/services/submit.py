@@ -79,6 +79,7 @@ def application_submit(
     batch_row: int | None = None,
     enqueue: bool = True,
     score_now: bool = False,
+    counteroffer_of: LoanApplication | None = None,
 ) -> tuple[LoanApplication, bool]:
     """Save a new application and queue it for scoring; return it and whether it is new.
 
@@ -91,7 +92,8 @@ def application_submit(
     submit, `registry.NoActiveModel` when nothing could score it (nothing is saved), and
     `queue.ApplicationQueueUnavailable` when the application was saved but the broker refused
     it (see the module docstring). `enqueue=False` leaves queueing to the caller (scoring within the
-    request, or a batch scored in bulk).
+    request, or a batch scored in bulk). `counteroffer_of` links the new application to the
+    one whose counteroffer it accepts (`applicants.services.counteroffers`).
     """
     if not actor.has_perm(Perm.SUBMIT_APPLICATION):
         raise PermissionDenied("this role may not submit loan applications")
@@ -117,6 +119,14 @@ def application_submit(
         if existing is not None:
             return _replayed(existing, fingerprint), False
     score = _score_first(row, clean_inline_history, external_id, versions) if score_now else None
+    policy, counteroffer = None, None
+    if score is not None:
+        policy, counteroffer = decide.counteroffer_for_request(
+            application_row=row,
+            history=clean_inline_history,
+            external_id=external_id,
+            score=score,
+        )
     if score_now:
         enqueue = score is None
     elif versions[0] is None:
@@ -137,13 +147,21 @@ def application_submit(
                 batch=batch,
                 batch_row=batch_row,
                 decided=score is not None,
+                counteroffer_of=counteroffer_of,
             )
             events = [submitted]
+            if counteroffer_of is not None:
+                events.append(_counteroffer_accepted_event(actor, counteroffer_of, application))
             if score is not None:
                 # Saved DECIDED with its decision and both audit events under one lock: no
                 # task can see the application before this commits, so no claim is needed.
                 events.append(
-                    decide.application_decide_scored(application=application, score=score)
+                    decide.application_decide_scored(
+                        application=application,
+                        score=score,
+                        policy=policy,
+                        counteroffer=counteroffer,
+                    )
                 )
             trail.record_many(events)
             if enqueue:
@@ -276,6 +294,7 @@ def _create(
     batch: BatchJob | None,
     batch_row: int | None,
     decided: bool = False,
+    counteroffer_of: LoanApplication | None = None,
 ) -> tuple[LoanApplication, dict[str, Any]]:
     """The saved application and its SUBMITTED audit event (for the caller to record with
     any other event of the same transaction, under one lock)."""
@@ -290,7 +309,10 @@ def _create(
         request_fingerprint=fingerprint,
         batch=batch,
         batch_row=batch_row,
+        counteroffer_of=counteroffer_of,
     )
+    # A new application has no accepted counteroffer: known without asking the database.
+    LoanApplication.accepted_counteroffer.related.set_cached_value(application, None)
     payload = submitted_payload(application)
     payload["after"] = {"status": LoanApplication.Status.SUBMITTED}
     event = {"action": AuditAction.APPLICATION_SUBMITTED, "actor": actor, "target": application,
@@ -343,8 +365,28 @@ def submitted_payload(application: LoanApplication) -> dict[str, Any]:
         "idempotency_key": application.idempotency_key,
         "batch_id": application.batch_id,
         "batch_row": application.batch_row,
+        "counteroffer_of": application.counteroffer_of_id,
         "before": None,
         "after": {"status": application.status},
+    }
+
+
+def _counteroffer_accepted_event(
+    actor: AbstractBaseUser, original: LoanApplication, accepted: LoanApplication
+) -> dict[str, Any]:
+    """The audit event, on the original application, of its counteroffer's acceptance."""
+    return {
+        "action": AuditAction.COUNTEROFFER_ACCEPTED,
+        "actor": actor,
+        "target": original,
+        "payload": {
+            "accepted_application_id": accepted.pk,
+            "amt_credit": accepted.amt_credit,
+            "amt_annuity": accepted.amt_annuity,
+            "amt_goods_price": accepted.amt_goods_price,
+            "before": {"accepted_counteroffer": None},
+            "after": {"accepted_counteroffer": accepted.pk},
+        },
     }
 
 

@@ -91,6 +91,18 @@ def officer_day(officer):
             risk_band="LOW" if outcome == "APPROVE" else "HIGH",
         )
     referred = officer.loan_applications.get(applicant__full_name=LONG_NAME)
+    # The referred one has a counteroffer (issue 17): its card must fit a phone too.
+    decision = referred.decision
+    decision.counteroffer = {
+        "offer": {"AMT_CREDIT": 1_234_000.0, "AMT_ANNUITY": 34_277.78,
+                  "AMT_GOODS_PRICE": 1_100_000.0, "term_months": 36.0,
+                  "probability_of_default": 0.0734, "outcome": "APPROVE", "kind": "longer_term"},
+        "reason": "the requested amount over a longer term",
+        "model_version": decision.model_version.version,
+        "policy_version": decision.policy.version,
+        "candidates": 21,
+    }  # fmt: skip
+    decision.save(update_fields=["counteroffer"])
     return {"batch": batch, "referred": referred}
 
 
