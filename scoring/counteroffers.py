@@ -25,7 +25,8 @@ from typing import Any
 from django.db import transaction
 
 from scoring import registry
-from scoring.ml.schema.records import check_input_contract, clean_application
+from scoring.ml.schema.contract import InputContract
+from scoring.ml.schema.records import clean_application
 from scoring.ml.serving import counteroffer as search
 from scoring.models import Decision, DecisionPolicy, ModelVersion, Outcome
 from scoring.policy import outcome_for
@@ -67,11 +68,11 @@ def counteroffer_search(
         return document
     scorer_reference = registry.scorer_reference(model_version)
     longest = _longest_term(scorer_reference)
-    contract = scorer_reference.get("inputs", {})
+    contract = InputContract.from_reference(scorer_reference, version=model_version.version)
     candidates = [
         c
         for c in search.candidates(application_row, longest_term_months=longest)
-        if _acceptable(c.row, contract, model_version.version)
+        if _acceptable(c.row, contract)
     ]
     document["candidates"] = len(candidates)
     if not candidates:
@@ -114,12 +115,10 @@ def _longest_term(reference: dict[str, Any]) -> float:
     return float(quantiles[-1])
 
 
-def _acceptable(row: dict[str, Any], contract: dict[str, Any], version: str) -> bool:
+def _acceptable(row: dict[str, Any], contract: InputContract) -> bool:
     """Would the row be accepted as an application (every door's rules, the contract)?"""
     cleaned, errors = clean_application(row)
-    if errors:
-        return False
-    return not check_input_contract(cleaned, contract, version=version)
+    return not errors and not contract.errors(cleaned)
 
 
 def decision_counteroffer(decision: Decision) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import credscope_site.fields
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scoring", "0007_honest_age_rule_and_history"),
+        ("scoring", "0008_weekly_drift_reports"),
     ]
 
     operations = [
