@@ -94,9 +94,9 @@ def officer_day(officer):
     # The referred one has a counteroffer (issue 17): its card must fit a phone too.
     decision = referred.decision
     decision.counteroffer = {
-        "offer": {"AMT_CREDIT": 1_234_000.0, "AMT_ANNUITY": 34_277.78,
-                  "AMT_GOODS_PRICE": 1_100_000.0, "term_months": 36.0,
-                  "probability_of_default": 0.0734, "outcome": "APPROVE", "kind": "longer_term"},
+        "offer": {"AMT_CREDIT": 500_000.0, "AMT_ANNUITY": 13_888.89, "AMT_GOODS_PRICE": None,
+                  "term_months": 36.0, "probability_of_default": 0.0734, "outcome": "APPROVE",
+                  "kind": "longer_term"},
         "reason": "the requested amount over a longer term",
         "model_version": decision.model_version.version,
         "policy_version": decision.policy.version,
