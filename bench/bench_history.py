@@ -4,19 +4,27 @@ Options, each measured in a process of its own (so its RSS is its own):
 
 - `duckdb`: the store before issue 15: `history.duckdb` (each history table sorted by client
   with an index on it), rows fetched and typed with `frames_from_records`.
-- `arrow_mmap`: the `history_index` files (Arrow IPC, sorted by client, CSR offsets per
-  client) memory-mapped, a client's rows sliced zero-copy.
-- `store`: the same files read with `os.pread` per column, through `HistoryStore`, the code
-  the web and worker processes run (the chosen option; its index is the cache's own,
-  built by `load_homecredit`).
+- `mmap`: the `history_index` files (each table's rows as packed records sorted by client,
+  CSR offsets per client) memory-mapped, a client's rows sliced zero-copy.
+- `store`: the same files, a client's rows of a table read with one `os.pread`, through
+  `HistoryStore`, the code the web and worker processes run (the chosen option; its index
+  is the cache's own, built by `load_homecredit`).
 
-For each: build seconds and peak RSS, size on disk, open time, look-up p50/p99 for known
-applicants with history and without any, and the process's RSS after the look-ups (VmRSS,
-split into RssAnon, the process's own memory, and RssFile, mapped file pages). `identical`
+(A first version of the index kept each table as Arrow IPC, one array per column, read
+with a `pread` per column: 1.6 ms p50 on a quiet machine with the index in the page cache,
+but ~100 pages a look-up, so 12.7 ms p50, and 37 ms for an id's first look-up, once part
+of the index had left the page cache on the shared machine. Rows per client are one read.)
+
+For each: build seconds and peak RSS, size on disk, open time, look-up p50/p99 with the
+store's files dropped from the page cache first (`cold_page_cache`, the first 200 look-ups,
+as after a reboot; only these files are dropped) and then read into it (`with_history`,
+known applicants with some history, and `without_history`, known applicants with none: a
+serving machine's steady state), and the process's RSS after the look-ups (VmRSS, split
+into RssAnon, the process's own memory, and RssFile, mapped file pages). `identical`
 compares every option's frames with the `store`'s for a sample of ids (dtypes included).
 
     .venv/bin/python bench/bench_history.py --cache /work/data/s1/cache \\
-        [--work DIR] [--lookups 5000] [--options duckdb,arrow_mmap,store]
+        [--work DIR] [--lookups 5000] [--options duckdb,mmap,store] [--no-build]
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ from scoring.ml.data.history_store import (  # noqa: E402
 )
 from scoring.ml.schema.tables import HISTORY_TABLES, TABLES  # noqa: E402
 
-OPTIONS = ("duckdb", "arrow_mmap", "store")
+OPTIONS = ("duckdb", "mmap", "store")
 FULL_SCALE_APPLICANTS = 307_511  # application_train rows at scale 1.0 (Kaggle's size)
 
 
@@ -147,14 +155,12 @@ class MappedIndex(HistoryIndex):
     def __init__(self, index_dir: Path) -> None:
         super().__init__(index_dir)
         self._maps = {
-            name: np.memmap(self.index_dir / f"{name}.arrow", dtype=np.uint8, mode="r")
+            name: np.load(self.index_dir / f"{name}.rows.npy", mmap_mode="r")
             for name in self.tables
         }
 
-    def _values(self, table_name: str, column: Any, start: int, stop: int) -> np.ndarray:
-        size = column.dtype.itemsize
-        raw = self._maps[table_name][column.offset + start * size : column.offset + stop * size]
-        return raw.view(column.dtype)
+    def _records(self, table_name: str, start: int, stop: int) -> np.ndarray:
+        return self._maps[table_name][start:stop]
 
     def history_for(self, sk_id_curr: int) -> dict[str, pd.DataFrame]:
         return {name: self.rows_of(name, sk_id_curr) for name in HISTORY_TABLES}
@@ -184,19 +190,52 @@ def child_build(option: str, cache: Path, work: Path) -> dict[str, Any]:
 def opener(option: str, cache: Path, work: Path):
     if option == "duckdb":
         return DuckDBHistory(work / "history.duckdb")
-    if option == "arrow_mmap":
+    if option == "mmap":
         return MappedIndex(work / INDEX_DIR)
     store = HistoryStore(cache)
     store.history_for(-1)  # opens the index (building it first if the cache has none)
     return store
 
 
+def store_files(option: str, cache: Path, work: Path) -> list[Path]:
+    if option == "duckdb":
+        return [work / "history.duckdb"]
+    folder = (cache if option == "store" else work) / INDEX_DIR
+    return sorted(folder.glob("*.npy"))
+
+
+def page_cache(files: list[Path], *, keep: bool) -> None:
+    """Read `files` into the kernel's page cache, or drop them from it (these files only)."""
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if keep:
+                offset = 0
+                while chunk := os.pread(fd, 8 << 20, offset):
+                    offset += len(chunk)
+            else:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
 def child_lookups(option: str, cache: Path, work: Path, ids_file: Path) -> dict[str, Any]:
+    """Cold: the store's files dropped from the page cache (as after a reboot), the first
+    look-ups timed. Warm: the files read into the page cache first (a serving machine's
+    steady state), every look-up timed."""
     ids = json.loads(ids_file.read_text())
+    files = store_files(option, cache, work)
+    page_cache(files, keep=False)
     before = rss()
     started = time.perf_counter()
     store = opener(option, cache, work)
     opened_ms = (time.perf_counter() - started) * 1000
+    cold = []
+    for sk in ids["with"][-200:]:
+        started = time.perf_counter()
+        store.history_for(sk)
+        cold.append((time.perf_counter() - started) * 1000)
+    page_cache(files, keep=True)
     for sk in ids["with"][:50]:  # first-call costs (imports, caches) are not a look-up's
         store.history_for(sk)
     timings: dict[str, list[float]] = {"with": [], "without": []}
@@ -209,6 +248,11 @@ def child_lookups(option: str, cache: Path, work: Path, ids_file: Path) -> dict[
             rows += sum(len(f) for f in frames.values())
     return {
         "open_ms": round(opened_ms, 1),
+        "cold_page_cache": {
+            "lookups": len(cold),
+            "p50_ms": round(percentile(cold, 50), 3),
+            "p99_ms": round(percentile(cold, 99), 3),
+        },
         "with_history": {
             "lookups": len(timings["with"]),
             "p50_ms": round(percentile(timings["with"], 50), 3),
@@ -306,6 +350,9 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=5000)
     parser.add_argument("--options", default=",".join(OPTIONS))
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--no-build", action="store_true", help="reuse the options' files in --work"
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -335,9 +382,9 @@ def main() -> None:
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "options": {},
     }
-    builds = {"duckdb": "duckdb", "arrow_mmap": "arrow"}
+    builds = {"duckdb": "duckdb", "mmap": "index"}
     for option in options:
-        if option in builds:
+        if option in builds and not args.no_build:
             log(f"building {builds[option]}")
             result["options"][option] = {
                 "build": run_child("build", builds[option], str(cache), str(work))

@@ -1,25 +1,27 @@
-"""The known-applicant history index: each history table sorted by client, memory-mapped.
+"""The known-applicant history index: each history table's rows, sorted by client.
 
 ``build_history_index`` writes ``history_index/`` inside a cache folder (``load_homecredit``
 does it once, as part of the cache; an older cache gets it on first use). For each history
 table it holds:
 
-- ``<table>.arrow``: Arrow IPC (Feather v2), uncompressed, one record batch, the table's rows
-  sorted by client and, within a client, in file order. Numbers keep their type (int64,
-  float64 with NaN for missing); a text column is stored as int16 codes into the schema's
-  vocabulary (-1: missing or a value outside it).
-- ``<table>.clients.arrow``: each client with rows (``SK_ID_CURR`` ascending) and ``end``,
-  the exclusive end of its rows (the start is the previous client's end): a CSR index.
+- ``<table>.rows.npy``: the table's rows as packed numpy records (one record a row, the
+  schema's columns in order), sorted by client and, within a client, in file order.
+  Numbers keep their type (int64, float64 with NaN for missing); a text column is stored
+  as int16 codes into the schema's vocabulary (-1: missing or a value outside it).
+- ``<table>.clients.npy`` and ``<table>.ends.npy``: each client with rows (SK_ID_CURR
+  ascending) and the exclusive end of its rows (the start is the previous client's end):
+  a CSR index, small enough to hold in memory (16 bytes a client).
 
 ``bureau_balance`` rows carry the SK_ID_CURR of their ``bureau`` row (via SK_ID_BUREAU);
 rows whose credit is not in ``bureau`` are unreachable and left out. ``index.json`` is
 written last, and the folder is built under a temporary name and renamed, so a reader sees
 the whole index or none.
 
-``HistoryIndex`` memory-maps the row files (the pages live in the page cache, shared by every
-process on the machine, not in each process's heap) and reads a client's rows with one
-binary search per table and zero-copy slices. The frames it returns are typed exactly as
-``frames_from_records`` types rows (the online path's typing), see ``history_store``.
+Rows, not columns: a client's rows of a table are then one contiguous byte range, one read
+and usually one page, where a column-per-array layout (Arrow IPC, measured first) touches
+~100 pages a look-up and, when the page cache does not hold the whole 3 GB index, pays a
+disk read for most look-ups (``bench/bench_history.py``). The frames ``HistoryIndex``
+returns are typed exactly as ``frames_from_records`` types rows (the online path's typing).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from scoring.ml.schema.tables import HISTORY_TABLES, TABLES, Kind
 INDEX_DIR = "history_index"
 INDEX_MANIFEST = "index.json"
 #: Bump when the files' layout changes: an index of another version is rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _CLIENT = "SK_ID_CURR"
 _MISSING_CODE = -1
 
@@ -117,13 +119,18 @@ def _write_tables(out: Path, files: Mapping[str, Path], progress: Progress | Non
         order = np.argsort(clients, kind="stable")  # a client's rows stay in file order
         clients = clients[order]
         columns = {
-            column.name: _stored_column(column.kind, column.vocabulary, table, column.name)[order]
+            column.name: _stored_column(column.kind, column.vocabulary, table, column.name)
             for column in TABLES[name].columns
         }
         del table
-        _write_ipc(out / f"{name}.arrow", pa.table(columns))
+        records = np.empty(len(order), dtype=[(n, v.dtype) for n, v in columns.items()])
+        for column_name in list(columns):
+            records[column_name] = columns.pop(column_name)[order]
+        np.save(out / f"{name}.rows.npy", records, allow_pickle=False)
+        del records
         keys, ends = _csr(clients)
-        _write_ipc(out / f"{name}.clients.arrow", pa.table({_CLIENT: keys, "end": ends}))
+        np.save(out / f"{name}.clients.npy", keys, allow_pickle=False)
+        np.save(out / f"{name}.ends.npy", ends, allow_pickle=False)
         manifest["tables"][name] = {"rows": len(clients), "clients": len(keys)}
         if progress:
             progress(
@@ -193,21 +200,12 @@ def _csr(sorted_clients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys, ends
 
 
-def _write_ipc(path: Path, table: pa.Table) -> None:
-    table = table.combine_chunks()
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        # One record batch: every column is then one contiguous, zero-copy numpy view.
-        writer.write_table(table, max_chunksize=max(table.num_rows, 1))
-
-
 # --- reading -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Column:
     name: str
-    offset: int  # of the column's values in the file
-    dtype: np.dtype
     categories: pd.CategoricalDtype | None
     int_with_gaps: bool  # an integer column stored as float64 (hand-made caches only)
 
@@ -215,6 +213,8 @@ class _Column:
 @dataclass(frozen=True)
 class _TableIndex:
     path: Path
+    offset: int  # where the records start in the file (after the .npy header)
+    dtype: np.dtype  # one record: the table's columns, packed
     clients: np.ndarray  # distinct SK_ID_CURR, ascending (in memory: 16 bytes a client)
     ends: np.ndarray  # exclusive end of each client's rows
     columns: tuple[_Column, ...]
@@ -229,12 +229,13 @@ class _TableIndex:
 class HistoryIndex:
     """Read-only, thread-safe reader of a built ``history_index`` folder.
 
-    A lookup reads each column's slice with ``os.pread`` at an offset found once, when the
-    index is opened. The rows come from the kernel's page cache, shared by every process, and
-    nothing stays mapped: a process's RSS does not grow with the lookups it has served. (A
-    memory map reads as fast, but each page it touches, and the pages faulted in around it,
-    count towards the RSS of every process until most of the 3 GB index at full scale is
-    resident in each: ``bench/bench_history.py`` measures both.)
+    A client's rows of a table are one contiguous run of records, read with one ``os.pread``:
+    six reads a look-up, usually one page each. They come from the kernel's page cache,
+    shared by every process, and nothing stays mapped, so a process's RSS does not grow with
+    the look-ups it serves. (A memory map reads as fast when the pages are cached, but every
+    page it touches, and those faulted in around it, count towards each process's RSS until
+    most of the 3 GB index at full scale is resident in each: ``bench/bench_history.py``
+    measures both, and a column-per-file layout, which needs ~100 reads a look-up.)
     """
 
     def __init__(self, index_dir: Path) -> None:
@@ -263,65 +264,53 @@ class HistoryIndex:
         """This client's rows of one table, in file order (a zero-row frame if none)."""
         table = self._tables[table_name]
         start, stop = table.span(sk_id_curr)
+        records = self._records(table_name, start, stop)
         data = {}
         for column in table.columns:
-            values = self._values(table_name, column, start, stop)
+            values = records[column.name]
             if column.categories is not None:
                 data[column.name] = pd.Categorical.from_codes(values, dtype=column.categories)
             elif column.int_with_gaps and not np.isnan(values).any():
                 data[column.name] = values.astype(np.int64)  # as frames_from_records types it
             else:
                 data[column.name] = values
+        # copy=True: the frame owns contiguous columns, not strided views of the records.
         return pd.DataFrame(data, copy=True)
 
-    def _values(self, table_name: str, column: _Column, start: int, stop: int) -> np.ndarray:
-        size = column.dtype.itemsize
-        raw = os.pread(self._files[table_name], (stop - start) * size, column.offset + start * size)
-        return np.frombuffer(raw, dtype=column.dtype)
+    def _records(self, table_name: str, start: int, stop: int) -> np.ndarray:
+        table = self._tables[table_name]
+        size = table.dtype.itemsize
+        raw = os.pread(self._files[table_name], (stop - start) * size, table.offset + start * size)
+        return np.frombuffer(raw, dtype=table.dtype)
 
     def _open(self, name: str) -> _TableIndex:
-        clients = _read_ipc(self.index_dir / f"{name}.clients.arrow")
-        path = self.index_dir / f"{name}.arrow"
-        with pa.memory_map(str(path), "r") as mapped:
-            # Mapped only to find where each column's values start in the file.
-            base = mapped.read_buffer(1).address
-            mapped.seek(0)
-            rows = pa.ipc.open_file(mapped).read_all()
-            columns = tuple(
-                _column_in_file(spec.name, spec.kind, spec.vocabulary, rows, base)
-                for spec in TABLES[name].columns
+        path = self.index_dir / f"{name}.rows.npy"
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
             )
-            del rows
+            shape, fortran_order, dtype = read_header(handle)
+            offset = handle.tell()
+        if fortran_order or len(shape) != 1:
+            raise ValueError(f"{path} is not a history index table")
+        columns = tuple(
+            _Column(
+                name=spec.name,
+                categories=pd.CategoricalDtype(categories=list(spec.vocabulary))
+                if spec.kind is Kind.CATEGORY
+                else None,
+                int_with_gaps=spec.kind is Kind.INT and dtype[spec.name].kind == "f",
+            )
+            for spec in TABLES[name].columns
+        )
         return _TableIndex(
             path=path,
-            clients=clients.column(_CLIENT).to_numpy(),
-            ends=clients.column("end").to_numpy(),
+            offset=offset,
+            dtype=dtype,
+            clients=np.load(self.index_dir / f"{name}.clients.npy"),
+            ends=np.load(self.index_dir / f"{name}.ends.npy"),
             columns=columns,
         )
-
-
-def _column_in_file(
-    name: str, kind: Kind, vocabulary: tuple[str, ...], rows: pa.Table, base: int
-) -> _Column:
-    column = rows.column(name)
-    if column.num_chunks != 1 or column.null_count:
-        raise ValueError(f"history index column {name} is not one chunk without nulls")
-    array = column.chunk(0)
-    dtype = np.dtype(array.type.to_pandas_dtype())
-    return _Column(
-        name=name,
-        # An empty table may have no values buffer: nothing is ever read from it.
-        offset=(array.buffers()[1].address - base + array.offset * dtype.itemsize)
-        if len(array)
-        else 0,
-        dtype=dtype,
-        categories=pd.CategoricalDtype(categories=list(vocabulary))
-        if kind is Kind.CATEGORY
-        else None,
-        int_with_gaps=kind is Kind.INT and dtype.kind == "f",
-    )
-
-
-def _read_ipc(path: Path) -> pa.Table:
-    with pa.OSFile(str(path), "rb") as source:
-        return pa.ipc.open_file(source).read_all()
