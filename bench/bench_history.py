@@ -19,9 +19,11 @@ For each: build seconds and peak RSS, size on disk, open time, look-up p50/p99 w
 store's files dropped from the page cache first (`cold_page_cache`, the first 200 look-ups,
 as after a reboot; only these files are dropped) and then read into it (`with_history`,
 known applicants with some history, and `without_history`, known applicants with none: a
-serving machine's steady state), and the process's RSS after the look-ups (VmRSS, split
-into RssAnon, the process's own memory, and RssFile, mapped file pages). `identical`
-compares every option's frames with the `store`'s for a sample of ids (dtypes included).
+serving machine's steady state; `cpu_p50_ms` is the look-up's own CPU time, which a
+loaded machine does not stretch as it does wall time), and the process's RSS after the
+look-ups (VmRSS, split into RssAnon, the process's own memory, and RssFile, mapped file
+pages). `identical` compares every option's frames with the `store`'s for a sample of ids
+(dtypes included).
 
     .venv/bin/python bench/bench_history.py --cache /work/data/s1/cache \\
         [--work DIR] [--lookups 5000] [--options duckdb,mmap,store] [--no-build]
@@ -239,12 +241,14 @@ def child_lookups(option: str, cache: Path, work: Path, ids_file: Path) -> dict[
     for sk in ids["with"][:50]:  # first-call costs (imports, caches) are not a look-up's
         store.history_for(sk)
     timings: dict[str, list[float]] = {"with": [], "without": []}
+    cpu: dict[str, list[float]] = {"with": [], "without": []}
     rows = 0
     for kind in ("with", "without"):
         for sk in ids[kind]:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.thread_time()
             frames = store.history_for(sk)
             timings[kind].append((time.perf_counter() - started) * 1000)
+            cpu[kind].append((time.thread_time() - started_cpu) * 1000)
             rows += sum(len(f) for f in frames.values())
     return {
         "open_ms": round(opened_ms, 1),
@@ -257,12 +261,14 @@ def child_lookups(option: str, cache: Path, work: Path, ids_file: Path) -> dict[
             "lookups": len(timings["with"]),
             "p50_ms": round(percentile(timings["with"], 50), 3),
             "p99_ms": round(percentile(timings["with"], 99), 3),
+            "cpu_p50_ms": round(percentile(cpu["with"], 50), 3),
             "mean_rows": round(rows / max(len(timings["with"]), 1), 1),
         },
         "without_history": {
             "lookups": len(timings["without"]),
             "p50_ms": round(percentile(timings["without"], 50), 3),
             "p99_ms": round(percentile(timings["without"], 99), 3),
+            "cpu_p50_ms": round(percentile(cpu["without"], 50), 3),
         },
         "rss_before": before,
         "rss_after": rss(),
