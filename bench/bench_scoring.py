@@ -14,17 +14,26 @@ with the model bundle given by `--bundle` registered and activated, and measures
   reasons, upload to batch DONE (rows/s), first with one worker process, then with a second
   one started beside it (chunk tasks let both share a batch); `batch.scaling_ratio`.
   Targets >= 500 rows/s with two, ratio >= 1.6.
-- `memory`: VmRSS of each gunicorn worker and each Celery worker after the runs, with how
-  many decisions each kind made.
+- `memory`: VmRSS of each gunicorn worker and each Celery worker after the runs (with its
+  RssAnon, the process's own memory, and RssFile, mapped files), with how many decisions
+  each kind made. Target <= 1.5 GB each with the full bundle.
 - `results_csv.seconds_20k`: downloading the results CSVs of both batches (20,000 rows with
   the default `--batch-rows`).
-- `history.p50_ms`: not measured by this script yet (null).
+- `history.p50_ms`: one known applicant's history read from the data cache's index (the
+  `store` option of `bench_history.py`, in a process of its own), with the cache's `scale`
+  (1.0 = Kaggle's 307,511 applicants, 58M rows). Target p50 <= 3 ms at scale 1.0. With
+  `--history-data DIR` (a CREDSCOPE_DATA_DIR holding `cache/`, e.g. load_homecredit's
+  output at scale 1.0), the web and worker processes read that cache too and every sync and
+  async request names a known applicant (`external_id`), so each of those decisions reads
+  stored history. Batch rows carry none: batch intake refuses an SK_ID_CURR submitted in
+  the last days, which a re-run of the bench would trip over.
 - `load_average`: the machine's, before and after (timings on a shared machine are noisy).
 
 Application rows are real Kaggle rows from ../shared/data/home_credit_sample (cycled), sent
-without SK_ID_CURR (no stored history). Progress goes to stderr.
+without their SK_ID_CURR. Progress goes to stderr.
 
     .venv/bin/python bench/bench_scoring.py --bundle DIR [--sync 300] [--batch-rows 10000]
+        [--history-data /work/data/s1]
 """
 
 from __future__ import annotations
@@ -99,6 +108,7 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
         "API_THROTTLE_USER": "1000000/minute",
         "API_THROTTLE_TOKEN": "1000/minute",
         "LOG_LEVEL": "WARNING",
+        **({"CREDSCOPE_DATA_DIR": str(args.history_data)} if args.history_data else {}),
     }
 
 
@@ -324,23 +334,16 @@ def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dic
     }
 
 
-def queries_per_request(row: dict[str, Any]) -> dict[str, int]:
+def queries_per_request(row: dict[str, Any], token: str) -> dict[str, int]:
     """The statements one decided `?wait=true` request runs, through the real view in this
     process (after one request that loads the model here)."""
-    from django.contrib.auth.models import User
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
-    from credscope_site.tokens import api_token_create
-
-    issued = api_token_create(
-        username=User.objects.get(username="bench_officer").username,
-        password=PASSWORD,
-        request=None,
-    )
     client = APIClient(SERVER_NAME="localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {issued.token}")
+    # The bench's own token: issuing one here would need a request (django-axes checks it).
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     path = "/api/v1/applications/?wait=true"
     client.post(path, row, format="json", secure=True)
     with CaptureQueriesContext(connection) as captured:
@@ -355,11 +358,59 @@ def queries_per_request(row: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def rss_split(pids: list[int]) -> list[dict[str, float]]:
+    return [
+        {
+            "vm_rss_mb": rss_mb(pid),
+            "anon_mb": rss_mb(pid, "RssAnon"),
+            "file_mb": rss_mb(pid, "RssFile"),
+        }
+        for pid in pids
+    ]
+
+
+def known_applicants(data_dir: Path | None, count: int, seed: int = 15) -> list[int]:
+    """SK_ID_CURR of applicants in the data cache (random, repeating), or none."""
+    if data_dir is None:
+        return []
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    ids = pq.read_table(data_dir / "cache" / "application_train.parquet", columns=["SK_ID_CURR"])
+    return [int(i) for i in np.random.default_rng(seed).choice(ids.column(0).to_numpy(), count)]
+
+
+def measure_history(data_dir: Path | None, lookups: int) -> dict[str, Any]:
+    """`bench_history.py`'s `store` option on the data cache, in a process of its own."""
+    if data_dir is None:
+        return {"p50_ms": None, "note": "no --history-data: no data cache to look up"}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_history.py"), "--cache",
+         str(data_dir / "cache"), "--options", "store", "--lookups", str(lookups)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"bench_history.py failed:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout)
+    store = result["options"]["store"]
+    return {
+        "p50_ms": store["with_history"]["p50_ms"],
+        "p99_ms": store["with_history"]["p99_ms"],
+        "without_history_p50_ms": store["without_history"]["p50_ms"],
+        "scale": result["scale"],
+        "applicants": result["applicants"],
+        "lookups": store["with_history"]["lookups"],
+        "mean_rows": store["with_history"]["mean_rows"],
+        "process_rss_after": store["rss_after"],
+        "load_average": result["load_average_before"],
+    }
 
 
 def children(pid: int) -> list[int]:
@@ -407,6 +458,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--async", dest="async_", type=int, default=60)
     parser.add_argument("--batch-rows", type=int, default=10_000)
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the bench database")
+    parser.add_argument(
+        "--history-data",
+        type=Path,
+        help="a CREDSCOPE_DATA_DIR with cache/ (load_homecredit): history look-ups measured "
+        "on it, and sync and async requests name its applicants",
+    )
+    parser.add_argument("--history-lookups", type=int, default=5000)
     return parser.parse_args()
 
 
@@ -420,6 +478,7 @@ def summary(
     two: dict,
     memory: dict,
     results_csv: dict,
+    history: dict,
 ) -> dict:
     """The one JSON object this script prints, with the issue's keys and the targets met."""
     batch = {
@@ -436,7 +495,7 @@ def summary(
         "sync": sync,
         "async": asynchronous,
         "batch": batch,
-        "history": {"p50_ms": None, "note": "not measured by this script yet"},
+        "history": history,
         "memory": memory,
         "results_csv": {
             "rows": results_csv["rows"],
@@ -451,6 +510,9 @@ def summary(
             "batch_two_workers": two["rows_per_s"] >= TARGETS["batch_two_workers_rows_per_s"],
             "batch_scaling": batch["scaling_ratio"] >= TARGETS["batch_scaling_ratio"],
             "rss": max(memory["web_rss_mb"], memory["worker_rss_mb"]) <= TARGETS["rss_mb"],
+            "history_p50": history["p50_ms"] is not None
+            and history.get("scale") == 1.0
+            and history["p50_ms"] <= TARGETS["history_p50_ms"],
         },
     }
     return result
@@ -463,8 +525,15 @@ def main() -> None:
     prepare_database(args, env)
     setup_django(env)
     model_version = prepare_users_and_model(args)
+    if args.history_data is not None and not (args.history_data / "cache").is_dir():
+        raise SystemExit(f"--history-data {args.history_data} has no cache/ folder")
+    log("history look-ups")
+    history = measure_history(args.history_data, args.history_lookups)
+    log(f"history {history}")
     rows = application_rows(5000)
     log(f"{len(rows)} application rows from {SAMPLE.name}")
+    known = known_applicants(args.history_data, len(rows))
+    online_rows = [{**row, "external_id": i} for row, i in zip(rows, known, strict=True)] or rows
 
     port = free_port()
     web = Process(
@@ -487,16 +556,17 @@ def main() -> None:
         client.token = body["token"]
 
         log("warming up")
-        measure_sync(client, rows, 2 * args.web_workers)
+        measure_sync(client, online_rows, 2 * args.web_workers)
         log(f"sync: {args.sync} requests with ?wait=true")
-        sync = measure_sync(client, rows, args.sync)
-        sync.update(queries_per_request(rows[0]))
+        sync = measure_sync(client, online_rows, args.sync)
+        sync.update(queries_per_request(online_rows[0], client.token))
+        sync["with_stored_history"] = bool(known)
         log(f"sync {sync}")
 
         log("async: warming the worker up")
-        measure_async(client, rows, 3)
+        measure_async(client, online_rows, 3)
         log(f"async: {args.async_} applications, one worker")
-        asynchronous = measure_async(client, rows, args.async_)
+        asynchronous = measure_async(client, online_rows, args.async_)
         log(f"async {asynchronous}")
 
         log(f"batch: {args.batch_rows} rows, one worker process")
@@ -512,8 +582,8 @@ def main() -> None:
         memory = {
             "web_rss_mb": max(rss_mb(pid) for pid in children(web.process.pid)),
             "worker_rss_mb": max(rss_mb(worker.process.pid), rss_mb(second.process.pid)),
-            "web_processes": [rss_mb(pid) for pid in children(web.process.pid)],
-            "worker_processes": [rss_mb(worker.process.pid), rss_mb(second.process.pid)],
+            "web_processes": rss_split(children(web.process.pid)),
+            "worker_processes": rss_split([worker.process.pid, second.process.pid]),
             "web_decisions": args.sync + 2 * args.web_workers + 1,
             "worker_decisions": args.async_ + 3 + 2 * args.batch_rows,
         }
@@ -525,7 +595,7 @@ def main() -> None:
             second.stop()
 
     result = summary(
-        args, model_version, load_before, sync, asynchronous, one, two, memory, results_csv
+        args, model_version, load_before, sync, asynchronous, one, two, memory, results_csv, history
     )
     print(json.dumps(result))
 

@@ -55,6 +55,8 @@ def test_load_writes_the_cache_to_the_default_folder(generated, tmp_path) -> Non
         )
     cache = tmp_path / "data" / "cache"
     assert (cache / CACHE_MANIFEST).exists()
+    # Built once here, with the cache, not by the first web or worker process that needs it.
+    assert (cache / "history_index" / "index.json").is_file()
     assert "0 error(s)" in stdout.getvalue()
     assert len(load_tables(cache, ["application_train"])["application_train"]) == 308
 

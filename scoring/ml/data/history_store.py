@@ -1,15 +1,16 @@
 """One applicant's credit history, for scoring online.
 
 Two sources give the same typed frames, so the features of an online row equal the batch
-build's: `HistoryStore` looks a known SK_ID_CURR up in the parquet cache that
-`build_cache` writes (DuckDB reads only the row groups it needs), and
+build's: `HistoryStore` looks a known SK_ID_CURR up in the history index that
+`build_cache` writes beside the parquet cache (`history_index.py`), and
 `frames_from_records` types rows a client sent inline.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
-import os
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,9 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scoring.ml.data.history_index import (
+    INDEX_DIR,
+    HistoryIndex,
+    build_history_index,
+    index_is_current,
+)
 from scoring.ml.schema.tables import HISTORY_TABLES, TABLES, Kind
 
 CACHE_MANIFEST = "cache_manifest.json"
+logger = logging.getLogger(__name__)
 
 
 def empty_frame(table_name: str) -> pd.DataFrame:
@@ -56,13 +64,14 @@ def _missing_to_none(value: Any) -> Any:
 class HistoryStore:
     """Known applicants' history from a parquet cache directory (thread-safe, lazy).
 
-    The first use builds `history.duckdb` beside the cache: each history table sorted and
-    indexed by client (bureau_balance carries its bureau row's SK_ID_CURR), so a lookup
-    reads a few pages instead of scanning parquet files. It is written to a temporary
-    file and renamed, so concurrent processes never see half a database.
+    Lookups go through the cache's ``history_index`` (see
+    :mod:`scoring.ml.data.history_index`), which ``load_homecredit`` builds with the cache.
+    A cache written before the index existed gets it on first use: one process builds it
+    (others wait on a lock file, then open the same index), written under a temporary name
+    and renamed, so no process ever reads half an index.
     """
 
-    DATABASE = "history.duckdb"
+    LOCK = ".history_index.lock"
 
     def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = Path(cache_dir)
@@ -73,64 +82,37 @@ class HistoryStore:
             if name in HISTORY_TABLES
         }
         self._lock = threading.Lock()
-        self._connection = None
+        self._index: HistoryIndex | None = None
 
     @classmethod
     def open_if_present(cls, cache_dir: Path) -> HistoryStore | None:
         return cls(cache_dir) if (Path(cache_dir) / CACHE_MANIFEST).is_file() else None
 
     def history_for(self, sk_id_curr: int) -> dict[str, pd.DataFrame]:
-        """Every history table's rows of this client (empty frames where none)."""
-        frames = {}
+        """Every history table's rows of this client, in file order (empty frames where none)."""
+        index = self._opened()
+        return {
+            name: index.rows_of(name, sk_id_curr) if name in index.tables else empty_frame(name)
+            for name in HISTORY_TABLES
+        }
+
+    def _opened(self) -> HistoryIndex:
         with self._lock:
-            connection = self._connect()
-            for name in HISTORY_TABLES:
-                if name not in self._files:
-                    frames[name] = empty_frame(name)
-                    continue
-                columns = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
-                names = TABLES[name].column_names
-                # fetchall, not fetch_df: pandas conversion costs ~30 ms a query, rows ~1 ms.
-                rows = connection.execute(
-                    f'SELECT {columns} FROM "{name}" WHERE _client = ? ORDER BY _row',  # noqa: S608 - names come from the schema
-                    [int(sk_id_curr)],
-                ).fetchall()
-                frames[name] = frames_from_records(
-                    name, [dict(zip(names, r, strict=True)) for r in rows]
-                )
-        return frames
+            if self._index is None:
+                path = self.cache_dir / INDEX_DIR
+                if not index_is_current(path):
+                    self._build_once(path)
+                self._index = HistoryIndex(path)
+            return self._index
 
-    def _connect(self):
-        if self._connection is None:
-            import duckdb  # heavy optional library: only processes that look history up
-
-            path = self.cache_dir / self.DATABASE
-            if not path.exists():
-                self._build(path)
-            self._connection = duckdb.connect(str(path), read_only=True)
-        return self._connection
-
-    def _build(self, path: Path) -> None:
-        import duckdb  # heavy optional library: only processes that look history up
-
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
-        with duckdb.connect(str(tmp)) as connection:
-            for name, file in self._files.items():
-                if name == "bureau_balance":
-                    continue
-                connection.execute(
-                    f'CREATE TABLE "{name}" AS SELECT *, SK_ID_CURR AS _client, '  # noqa: S608
-                    "row_number() OVER () AS _row FROM read_parquet(?) ORDER BY _client, _row",
-                    [str(file)],
-                )
-            if "bureau_balance" in self._files and "bureau" in self._files:
-                connection.execute(
-                    'CREATE TABLE "bureau_balance" AS SELECT bb.*, b.SK_ID_CURR AS _client, '
-                    "bb._row FROM (SELECT *, row_number() OVER () AS _row FROM read_parquet(?)) bb "
-                    'JOIN "bureau" b USING (SK_ID_BUREAU) ORDER BY _client, bb._row',
-                    [str(self._files["bureau_balance"])],
-                )
-            for name in self._files:
-                connection.execute(f'CREATE INDEX "{name}_client" ON "{name}" (_client)')
-        os.replace(tmp, path)
+    def _build_once(self, path: Path) -> None:
+        with (self.cache_dir / self.LOCK).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if index_is_current(path):
+                return  # another process built it while this one waited
+            logger.warning(
+                "the data cache %s has no history index: building it now "
+                "(load_homecredit builds it with the cache)",
+                self.cache_dir,
+            )
+            build_history_index(self.cache_dir, self._files)

@@ -8,9 +8,10 @@ Public API::
 ``build_cache`` reads the eight Kaggle tables from ``source`` (plain CSV, ``.csv.gz``, a
 ``.zip`` holding the CSV, or Parquet), checks each against :mod:`scoring.ml.schema.tables` and,
 only if there is no error, writes ``<out>/<table>.parquet`` plus ``<out>/cache_manifest.json``
-(schema version, rows, input checksums, the report). It writes into a temporary folder next
-to ``out`` and renames it at the end, so ``out`` is either the old cache or the complete new
-one, never half of each.
+(schema version, rows, input checksums, the report) and ``<out>/history_index/``, the history
+tables sorted by client for online look-ups (:mod:`scoring.ml.data.history_index`). It
+writes into a temporary folder next to ``out`` and renames it at the end, so ``out`` is
+either the old cache or the complete new one, never half of each.
 
 What is an error (nothing is written, the command exits non-zero) and what is a warning:
 
@@ -71,6 +72,7 @@ from scoring.ml.data.checks import (
     check_keys,
     check_values,
 )
+from scoring.ml.data.history_index import build_history_index
 from scoring.ml.data.read import Progress, read_table
 from scoring.ml.data.sources import (
     Finding,
@@ -142,6 +144,13 @@ def build_cache(
                 progress(f"  {name}: cache written in {time.perf_counter() - started:.1f} s")
         if not report.ok:
             return report
+        # Known applicants' history for online scoring, built once here rather than by the
+        # first process that looks an applicant up.
+        build_history_index(
+            tmp,
+            {name: tmp / entry["file"] for name, entry in manifest["tables"].items()},
+            progress,
+        )
         oracle = source / "oracle" / "oracle.parquet"
         if oracle.is_file():
             # The generator's true PDs travel with its tables so metrics can quote the oracle.
