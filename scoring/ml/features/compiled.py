@@ -142,14 +142,14 @@ def with_columns(rows: Rows, exprs: Sequence[CompiledExpr]) -> Rows:
     if not exprs:
         return rows
     with np.errstate(all="ignore"):
-        added = {e.name: _full(e(rows), rows.n) for e in exprs}
+        added = {e.name: _full(e.fn(rows, None), rows.n) for e in exprs}
     return Rows({**rows.columns, **added}, rows.n)
 
 
 def evaluate(rows: Rows, exprs: Sequence[CompiledExpr]) -> dict[str, Any]:
     """Each row-level expression's value over ``rows`` (an array, or a scalar literal)."""
     with np.errstate(all="ignore"):
-        return {e.name: e(rows) for e in exprs}
+        return {e.name: e.fn(rows, None) for e in exprs}
 
 
 def group_by(rows: Rows, keys: Sequence[str]) -> tuple[Rows, Groups, list[tuple[Any, ...]]]:
@@ -189,7 +189,7 @@ def aggregate(
         out = _simple_aggregations(rows, [e for e in exprs if e.simple], groups)
         for e in exprs:
             if not e.simple:
-                out[e.name] = _full(e(rows, groups), groups.count)
+                out[e.name] = _full(e.fn(rows, groups), groups.count)
     return {e.name: out[e.name] for e in exprs}
 
 
@@ -424,6 +424,8 @@ def _cast(body: dict[str, Any]) -> Fn:
     dtype = body["dtype"].get("Literal") if isinstance(body["dtype"], dict) else None
     strict = body.get("options") == "Strict"
     if dtype in ("Float64", "Float32", "Boolean"):
+        if next(iter(body["expr"])) in ("Agg", "BinaryExpr", "Function"):
+            return inner  # numbers already (booleans are 1.0 / 0.0 here)
 
         def to_float(rows: Rows, groups: Groups | None) -> Any:
             value = inner(rows, groups)
