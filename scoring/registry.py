@@ -269,7 +269,11 @@ def score_records(
 def active_versions() -> tuple[ModelVersion | None, str | None]:
     """The active version and the challenger's name, in one query (a request that validates
     and scores reads them once and passes them along)."""
-    rows = ModelVersion.objects.filter(Q(status=ModelVersion.Status.ACTIVE) | Q(is_challenger=True))
+    # Not the metrics document (training and fairness figures, ~100 kB of JSON that took
+    # ~10 ms to decode on every request); a page that shows them reads them itself.
+    rows = ModelVersion.objects.filter(
+        Q(status=ModelVersion.Status.ACTIVE) | Q(is_challenger=True)
+    ).defer("metrics")
     active, challenger = None, None
     for row in rows:
         if row.status == ModelVersion.Status.ACTIVE:
@@ -478,8 +482,10 @@ def _redis(**options: Any) -> redis.Redis:
 
 
 def _channel(client: redis.Redis) -> str:
-    # Pub/sub ignores Redis database numbers: the number keeps deployments (and test runs)
-    # that share one Redis on separate channels.
+    # Pub/sub ignores Redis database numbers: by default the number keeps deployments (and
+    # test runs) that share one Redis on separate channels; a setting can name another.
+    if settings.CREDSCOPE_ACTIVATION_CHANNEL:
+        return settings.CREDSCOPE_ACTIVATION_CHANNEL
     return f"credscope:model-activation:{client.connection_pool.connection_kwargs.get('db', 0)}"
 
 
