@@ -326,6 +326,7 @@ def queries_per_request(row: dict[str, Any]) -> dict[str, int]:
     process (after one request that loads the model here)."""
     from django.contrib.auth.models import User
     from django.db import connection
+    from django.test import RequestFactory
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
@@ -334,7 +335,8 @@ def queries_per_request(row: dict[str, Any]) -> dict[str, int]:
     issued = api_token_create(
         username=User.objects.get(username="bench_officer").username,
         password=PASSWORD,
-        request=None,
+        # django-axes refuses a sign-in without a request to attribute failures to.
+        request=RequestFactory().post("/api/v1/auth/token/"),
     )
     client = APIClient(SERVER_NAME="localhost")
     client.credentials(HTTP_AUTHORIZATION=f"Token {issued.token}")
