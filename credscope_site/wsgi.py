@@ -22,3 +22,5 @@ from scoring import registry
 
 if settings.CREDSCOPE_WARM_START:
     registry.scorer_warm()
+    # ...and loads each version announced for activation before it decides (needs Redis).
+    registry.activation_listener_start()

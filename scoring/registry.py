@@ -2,18 +2,29 @@
 
 A worker or web process loads the active bundle once and keeps it until another version is
 activated; every call checks which version is active with one indexed query.
+
+Warm start everywhere: each process loads the active version when it starts
+(:func:`scorer_warm`), and an activation is announced on Redis *before* it is committed:
+every web and worker process runs a listener thread (:func:`activation_listener_start`) that
+loads and compiles the announced version and says so, and the activating process waits
+(``CREDSCOPE_ACTIVATION_WARM_TIMEOUT``) until each has, so that no process serves the new
+version's first decision cold. The sync path gains no query: the listener is off it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
@@ -155,6 +166,8 @@ def model_version_activate(
     if candidate is None:
         raise RegistryError(f"no model version {version!r} (see list_models)")
     scorer = verified_scorer(candidate)
+    # Every other process loads it now, while the old version still decides.
+    activation_announce(version=candidate.version, bundle_path=candidate.bundle_path)
     with transaction.atomic():
         current = list(
             ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE)
@@ -202,7 +215,11 @@ _lock = threading.Lock()
 # Loaded scorers by version: the champion, and in a challenger worker the challenger too.
 # A version activated or set since is loaded on first use; the oldest others are dropped.
 _loaded: dict[str, Scorer] = {}
-_MAX_LOADED = 2
+#: The champion, a challenger, and a version announced for activation while both serve.
+_MAX_LOADED = 3
+#: One lock per version being loaded: a decision that needs a version another thread is
+#: loading waits for that load (never a second one), and other versions' decisions go on.
+_loading: dict[str, threading.Lock] = {}
 _history: dict[str, Any] = {"path": None, "store": None}
 
 
@@ -252,7 +269,11 @@ def score_records(
 def active_versions() -> tuple[ModelVersion | None, str | None]:
     """The active version and the challenger's name, in one query (a request that validates
     and scores reads them once and passes them along)."""
-    rows = ModelVersion.objects.filter(Q(status=ModelVersion.Status.ACTIVE) | Q(is_challenger=True))
+    # Not the metrics document (training and fairness figures, ~100 kB of JSON that took
+    # ~10 ms to decode on every request); a page that shows them reads them itself.
+    rows = ModelVersion.objects.filter(
+        Q(status=ModelVersion.Status.ACTIVE) | Q(is_challenger=True)
+    ).defer("metrics")
     active, challenger = None, None
     for row in rows:
         if row.status == ModelVersion.Status.ACTIVE:
@@ -342,14 +363,23 @@ def feature_values(
 
 
 def _scorer_for(model_version: ModelVersion) -> Scorer:
+    scorer = _loaded.get(model_version.version)
+    if scorer is not None:
+        return scorer
+    return _load_once(model_version.version, lambda: verified_scorer(model_version))
+
+
+def _load_once(version: str, load: Any) -> Scorer:
+    """The loaded scorer of ``version``, loading it with ``load()`` unless another thread
+    is doing so (then waiting for that load)."""
     with _lock:
-        scorer = _loaded.get(model_version.version)
+        gate = _loading.setdefault(version, threading.Lock())
+    with gate:
+        scorer = _loaded.get(version)
         if scorer is None:
-            scorer = verified_scorer(model_version)
-            while len(_loaded) >= _MAX_LOADED:
-                _loaded.pop(next(iter(_loaded)))
-            _loaded[model_version.version] = scorer
-            logger.info("loaded model version %s", model_version.version)
+            scorer = load()
+            _keep_loaded(version, scorer)
+            logger.info("loaded model version %s", version)
     return scorer
 
 
@@ -361,6 +391,21 @@ _WARM_ROW: dict[str, Any] = {
     "AMT_ANNUITY": 25000.0,
     "DAYS_BIRTH": -14000,
 }
+#: ... and once with a row in every history table, which compiles the history features.
+_WARM_HISTORY: dict[str, list[dict[str, Any]]] = {
+    "bureau": [{"SK_ID_BUREAU": 1, "CREDIT_ACTIVE": "Active", "DAYS_CREDIT": -400}],
+    "bureau_balance": [{"SK_ID_BUREAU": 1, "MONTHS_BALANCE": -1, "STATUS": "0"}],
+    "previous_application": [{"SK_ID_PREV": 1, "NAME_CONTRACT_STATUS": "Approved"}],
+    "POS_CASH_balance": [{"SK_ID_PREV": 1, "MONTHS_BALANCE": -1, "SK_DPD": 0}],
+    "installments_payments": [{"SK_ID_PREV": 1, "DAYS_INSTALMENT": -30}],
+    "credit_card_balance": [{"SK_ID_PREV": 2, "MONTHS_BALANCE": -1, "AMT_BALANCE": 0.0}],
+}
+
+
+def _warm_scorer(scorer: Scorer) -> None:
+    """Pay every first-call cost (compiling the feature expressions, the forest's buffers)."""
+    scorer.score_many([_WARM_ROW], [None])
+    scorer.score_many([_WARM_ROW], [_WARM_HISTORY])
 
 
 def scorer_warm() -> str | None:
@@ -374,7 +419,7 @@ def scorer_warm() -> str | None:
         model_version = active_model_version()
         if model_version is None:
             raise NoActiveModel("no model version is active")
-        _scorer_for(model_version).score_many([_WARM_ROW], [None])
+        _warm_scorer(_scorer_for(model_version))
     except (NoActiveModel, DatabaseError, RegistryError) as error:
         logger.warning("warm start skipped: %s", error)
         return None
@@ -454,3 +499,131 @@ def _history_frames(
     if external_id is not None and store is not None:
         return store.history_for(external_id)
     return None  # no history: every table empty (cheaper than building empty frames)
+
+
+# --- activation announced to every process ----------------------------------------------------
+
+#: This process's name in announcements: its own listener need not load what it announced.
+_PROCESS = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+_listener: dict[str, Any] = {"pid": None, "thread": None, "ready": threading.Event()}
+
+
+def _redis(**options: Any) -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, **options)
+
+
+def _channel(client: redis.Redis) -> str:
+    # Pub/sub ignores Redis database numbers: by default the number keeps deployments (and
+    # test runs) that share one Redis on separate channels; a setting can name another.
+    if settings.CREDSCOPE_ACTIVATION_CHANNEL:
+        return settings.CREDSCOPE_ACTIVATION_CHANNEL
+    return f"credscope:model-activation:{client.connection_pool.connection_kwargs.get('db', 0)}"
+
+
+def activation_announce(*, version: str, bundle_path: str) -> tuple[int, int]:
+    """Ask every listening web and worker process to load and compile ``version`` now, and
+    wait until each says it has (at most ``CREDSCOPE_ACTIVATION_WARM_TIMEOUT`` seconds).
+
+    Returns (processes warm, processes that heard it), this one not counted. Without Redis
+    (one process: the demo and most tests) there is nobody to tell. A process that missed
+    the announcement, or a Redis outage, costs only speed: such a process loads the version
+    on first use, exactly as before.
+    """
+    if not settings.REDIS_URL:
+        return 0, 0
+    reply = f"credscope:model-warm:{uuid.uuid4().hex}"
+    message = {"version": version, "bundle_path": bundle_path, "reply": reply, "from": _PROCESS}
+    timeout = float(settings.CREDSCOPE_ACTIVATION_WARM_TIMEOUT)
+    warm = heard = 0
+    try:
+        client = _redis(socket_timeout=timeout + 5)
+        published = int(client.publish(_channel(client), json.dumps(message)))
+        # This process's own listener answers at once, and is not counted.
+        heard = max(published - (1 if _listener_running() else 0), 0)
+        deadline = time.monotonic() + timeout
+        answered = 0
+        while answered < published:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            answer = client.blpop([reply], timeout=remaining)
+            if answer is None:
+                break
+            answered += 1
+            status = json.loads(answer[1])
+            if status["from"] == _PROCESS:
+                continue
+            if status["ok"]:
+                warm += 1
+            else:
+                logger.warning("process %s could not load %s: %s", status["from"], version,
+                               status["error"])  # fmt: skip
+        client.delete(reply)
+    except redis.RedisError as error:
+        logger.warning("activation of %s not announced (%s): processes load it on first use",
+                       version, error)  # fmt: skip
+        return warm, heard
+    level = logging.INFO if warm == heard else logging.WARNING
+    logger.log(level, "activation of %s: %d of %d other processes warm", version, warm, heard)
+    return warm, heard
+
+
+def activation_listener_start() -> bool:
+    """Start this process's listener for announced activations (once per process; again in
+    a forked child). False without Redis, where there is nothing to listen to."""
+    if not settings.REDIS_URL:
+        return False
+    with _lock:
+        if _listener_running():
+            return True
+        ready = threading.Event()
+        thread = threading.Thread(
+            target=_listen, args=(ready,), name="credscope-activation-listener", daemon=True
+        )
+        _listener.update(pid=os.getpid(), thread=thread, ready=ready)
+        thread.start()
+    ready.wait(5)
+    return True
+
+
+def _listener_running() -> bool:
+    thread = _listener["thread"]
+    return _listener["pid"] == os.getpid() and thread is not None and thread.is_alive()
+
+
+def _listen(ready: threading.Event) -> None:
+    """Subscribe, and warm each announced version; reconnect after a Redis outage."""
+    while True:
+        try:
+            client = _redis(socket_timeout=None, health_check_interval=30)
+            subscription = client.pubsub(ignore_subscribe_messages=True)
+            subscription.subscribe(_channel(client))
+            ready.set()
+            for message in subscription.listen():
+                client.rpush(*_warm_announced(json.loads(message["data"])))
+        except (redis.RedisError, OSError, ValueError, KeyError) as error:
+            logger.warning("activation listener: %s; listening again in 5 s", error)
+            time.sleep(5)
+
+
+def _warm_announced(message: dict[str, Any]) -> tuple[str, str]:
+    """Load and compile the announced version in this process (unless this process made
+    the announcement: it already holds the scorer it verified); the answer to push."""
+    version, answer = message["version"], {"from": _PROCESS, "ok": True, "error": ""}
+    if message["from"] != _PROCESS:
+        try:
+            warm_version(version=version, bundle_path=message["bundle_path"])
+        except (BundleError, FileNotFoundError, OSError) as error:
+            answer.update(ok=False, error=str(error))
+    return message["reply"], json.dumps(answer)
+
+
+def warm_version(*, version: str, bundle_path: str) -> Scorer:
+    """Load, verify and compile ``version`` in this process and score one made-up applicant
+    with it (no database query: the announcement carries the bundle's path)."""
+    started = time.perf_counter()
+    scorer = _load_once(version, lambda: Scorer.from_bundle(Path(bundle_path)))
+    _warm_scorer(scorer)
+    logger.info("warm start: model %s ready in %.0f ms (announced activation)", version,
+                (time.perf_counter() - started) * 1000)  # fmt: skip
+    return scorer

@@ -191,6 +191,7 @@ def requeue_stuck_applications(
 def _warm_pool_child(**_: Any) -> None:
     if settings.CREDSCOPE_WARM_START:
         registry.scorer_warm()
+        registry.activation_listener_start()
 
 
 @worker_ready.connect
@@ -198,6 +199,7 @@ def _warm_in_process_worker(sender: Any = None, **_: Any) -> None:
     pool = getattr(sender, "pool", None)
     if settings.CREDSCOPE_WARM_START and isinstance(pool, solo.TaskPool | thread.TaskPool):
         registry.scorer_warm()
+        registry.activation_listener_start()
 
 
 def _test_gate(claimed: int | str) -> None:

@@ -483,6 +483,11 @@ CREDSCOPE_SCORING_TEST_GATE = env.str("CREDSCOPE_SCORING_TEST_GATE", default="")
 CREDSCOPE_SCORING_TEST_GATE_TIMEOUT = env.int("CREDSCOPE_SCORING_TEST_GATE_TIMEOUT", default=120)
 # Web and worker processes load the active model when they start (see scoring.registry).
 CREDSCOPE_WARM_START = env.bool("CREDSCOPE_WARM_START", default=True)
+# An activation is announced to every web and worker process on Redis first; it waits up to
+# this long for each to say it has loaded the version, so none serves it cold.
+CREDSCOPE_ACTIVATION_WARM_TIMEOUT = env.float("CREDSCOPE_ACTIVATION_WARM_TIMEOUT", default=30.0)
+# The Redis channel of those announcements; empty: one per Redis database number.
+CREDSCOPE_ACTIVATION_CHANNEL = env.str("CREDSCOPE_ACTIVATION_CHANNEL", default="")
 # CSV batches: limits of one upload, and how many rows are scored (and saved) at once.
 CREDSCOPE_BATCH_MAX_BYTES = env.int("CREDSCOPE_BATCH_MAX_BYTES", default=32 * 1024 * 1024)
 CREDSCOPE_BATCH_MAX_ROWS = env.int("CREDSCOPE_BATCH_MAX_ROWS", default=20_000)

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import polars as pl
+
+from scoring.ml.features.compiled import Rows, aggregate, compiled, with_columns
 
 #: Days per month, for recency windows stated in months over DAYS_* columns.
 DAYS_PER_MONTH = 30.4375
@@ -246,6 +249,17 @@ def aggregate_block(frame: pl.LazyFrame, features: list[Feature]) -> Block:
     return out, [f.spec for f in features]
 
 
+def aggregate_one(rows: Rows, features: list[Feature]) -> dict[str, float]:
+    """:func:`aggregate_block` over one applicant's rows, in numpy (see ``compiled.py``):
+    the same row-level columns, then the same aggregations. No rows: every value missing
+    (the batch build's left join gives null; counts and sums are zero-filled later)."""
+    if rows.n == 0:
+        return {f.spec.name: np.nan for f in features}
+    rows = with_columns(rows, compiled(row_exprs(features)))
+    values = aggregate(rows, compiled(feature_exprs(features)))
+    return {name: float(v[0]) for name, v in values.items()}
+
+
 _ROW_EXPRS: dict[int, list[pl.Expr]] = {}
 
 
@@ -259,3 +273,15 @@ def row_exprs(features: list[Feature]) -> list[pl.Expr]:
                 seen.setdefault(expr.meta.output_name(), expr)
         _ROW_EXPRS[key] = list(seen.values())
     return _ROW_EXPRS[key]
+
+
+_FEATURE_EXPRS: dict[int, list[pl.Expr]] = {}
+
+
+def feature_exprs(features: list[Feature]) -> list[pl.Expr]:
+    """The features' expressions as one list (memoised like :func:`row_exprs`, so the
+    compiled form is built once)."""
+    key = id(features)
+    if key not in _FEATURE_EXPRS:
+        _FEATURE_EXPRS[key] = [f.expr for f in features]
+    return _FEATURE_EXPRS[key]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import polars as pl
 
 from scoring.ml.features.base import (
@@ -13,6 +14,7 @@ from scoring.ml.features.base import (
     Block,
     Feature,
     aggregate_block,
+    aggregate_one,
     aggregates,
     category_shares,
     count,
@@ -21,6 +23,14 @@ from scoring.ml.features.base import (
     months_ago_filter,
     nunique,
     share,
+)
+from scoring.ml.features.compiled import (
+    Rows,
+    aggregate,
+    compiled,
+    group_by,
+    left_join,
+    with_columns,
 )
 from scoring.ml.schema.tables import (
     BUREAU_VOCABULARIES,
@@ -34,8 +44,13 @@ _DPD_STATUSES = ["1", "2", "3", "4", "5"]
 
 def _balance_per_credit(balance: pl.LazyFrame) -> pl.LazyFrame:
     """One row per bureau credit: its monthly status mix (bureau_balance)."""
+    return balance.with_columns(_balance_rows()).group_by("SK_ID_BUREAU").agg(_balance_aggs())
+
+
+@functools.cache
+def _balance_rows() -> list[pl.Expr]:
     status = col("STATUS")
-    rows = balance.with_columns(
+    return [
         status.is_in(_DPD_STATUSES).cast(pl.Float64).alias("_DPD"),
         pl.when(status.is_in(_DPD_STATUSES))
         .then(status.cast(pl.Int64, strict=False))
@@ -48,8 +63,12 @@ def _balance_per_credit(balance: pl.LazyFrame) -> pl.LazyFrame:
         pl.when(months_ago_filter("MONTHS_BALANCE", 12, unit="months"))
         .then(status.is_in(_DPD_STATUSES).cast(pl.Float64))
         .alias("_DPD_12M"),
-    )
-    return rows.group_by("SK_ID_BUREAU").agg(
+    ]
+
+
+@functools.cache
+def _balance_aggs() -> list[pl.Expr]:
+    return [
         pl.len().cast(pl.Float64).alias("BB_MONTHS"),
         col("_DPD").mean().alias("BB_DPD_SHARE"),
         col("_BUCKET").max().alias("BB_WORST"),
@@ -62,7 +81,7 @@ def _balance_per_credit(balance: pl.LazyFrame) -> pl.LazyFrame:
         .sort_by("MONTHS_BALANCE", maintain_order=True)
         .last()
         .alias("BB_LATEST_BUCKET"),
-    )
+    ]
 
 
 def bureau_block(bureau: pl.LazyFrame, balance: pl.LazyFrame) -> Block:
@@ -70,6 +89,16 @@ def bureau_block(bureau: pl.LazyFrame, balance: pl.LazyFrame) -> Block:
         _balance_per_credit(balance), on="SK_ID_BUREAU", how="left", maintain_order="left"
     ).with_columns(_bureau_rows())
     return aggregate_block(rows, _bureau_features())
+
+
+def bureau_one(bureau: Rows, balance: Rows) -> dict[str, float]:
+    """:func:`bureau_block` over one applicant's rows (numpy, same expressions)."""
+    per_credit, groups, keys = group_by(
+        with_columns(balance, compiled(_balance_rows())), ["SK_ID_BUREAU"]
+    )
+    credits = aggregate(per_credit, compiled(_balance_aggs()), groups)
+    rows = left_join(bureau, "SK_ID_BUREAU", credits, [k[0] for k in keys])
+    return aggregate_one(with_columns(rows, compiled(_bureau_rows())), _bureau_features())
 
 
 @functools.cache
@@ -242,6 +271,16 @@ def bureau_balance_block(bureau: pl.LazyFrame, balance: pl.LazyFrame) -> Block:
         bureau.select("SK_ID_BUREAU", KEY), on="SK_ID_BUREAU", how="inner", maintain_order="left"
     )
     return aggregate_block(rows, _bureau_balance_features())
+
+
+def bureau_balance_one(bureau: Rows, balance: Rows) -> dict[str, float]:
+    """:func:`bureau_balance_block` over one applicant's rows: each month once per bureau
+    row of its credit (the inner join; a null id matches nothing)."""
+    credits = bureau.columns["SK_ID_BUREAU"]
+    months = balance.columns["SK_ID_BUREAU"]
+    matches = (months[:, None] == credits[None, :]).sum(axis=1)  # NaN equals nothing
+    rows = balance.take(np.repeat(np.arange(balance.n), matches))
+    return aggregate_one(rows, _bureau_balance_features())
 
 
 @functools.cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import polars as pl
 
 from scoring.ml.features.base import (
@@ -13,15 +14,18 @@ from scoring.ml.features.base import (
     Block,
     Feature,
     aggregate_block,
+    aggregate_one,
     aggregates,
     category_shares,
     count,
     div,
+    feature_exprs,
     is_value,
     months_ago_filter,
     nunique,
     summary,
 )
+from scoring.ml.features.compiled import Rows, aggregate, compiled, group_by, with_columns
 from scoring.ml.schema.tables import (
     CREDIT_CARD_VOCABULARIES,
     POS_VOCABULARIES,
@@ -43,6 +47,19 @@ def pos_block(pos: pl.LazyFrame) -> Block:
     )
     joined = aggregated.join(latest, on=KEY, how="left", maintain_order="left")
     return joined, specs + [f.spec for f in latest_features]
+
+
+def pos_one(pos: Rows) -> dict[str, float]:
+    """:func:`pos_block` over one applicant's rows (numpy, same expressions)."""
+    rows = with_columns(pos, compiled(_pos_rows()))
+    out = aggregate_one(rows, _pos_features())
+    latest_features = _pos_latest_features()
+    if rows.n == 0:
+        return out | {f.spec.name: np.nan for f in latest_features}
+    loans, groups, _ = group_by(rows, ["SK_ID_PREV"])  # the applicant's key is the same
+    per_loan = aggregate(loans, compiled(_pos_latest_rows()), groups)
+    latest = aggregate(Rows(per_loan, groups.count), compiled(feature_exprs(latest_features)))
+    return out | {name: float(v[0]) for name, v in latest.items()}
 
 
 @functools.cache
@@ -143,6 +160,12 @@ def installments_block(inst: pl.LazyFrame) -> Block:
     return aggregate_block(inst.with_columns(_installments_rows()), _installments_features())
 
 
+def installments_one(inst: Rows) -> dict[str, float]:
+    """:func:`installments_block` over one applicant's rows (numpy, same expressions)."""
+    rows = with_columns(inst, compiled(_installments_rows()))
+    return aggregate_one(rows, _installments_features())
+
+
 @functools.cache
 def _installments_rows() -> list[pl.Expr]:
     late_days = col("DAYS_ENTRY_PAYMENT") - col("DAYS_INSTALMENT")
@@ -222,6 +245,12 @@ _RARE_CC_STATUS = ("Approved", "Refused")
 
 def credit_card_block(cards: pl.LazyFrame) -> Block:
     return aggregate_block(cards.with_columns(_credit_card_rows()), _credit_card_features())
+
+
+def credit_card_one(cards: Rows) -> dict[str, float]:
+    """:func:`credit_card_block` over one applicant's rows (numpy, same expressions)."""
+    rows = with_columns(cards, compiled(_credit_card_rows()))
+    return aggregate_one(rows, _credit_card_features())
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from scoring.ml.features.base import (
     Block,
     Feature,
     aggregate_block,
+    aggregate_one,
     aggregates,
     category_shares,
     count,
@@ -19,6 +20,7 @@ from scoring.ml.features.base import (
     months_ago_filter,
     share,
 )
+from scoring.ml.features.compiled import Rows, compiled, with_columns
 from scoring.ml.schema.tables import (
     DAYS_SENTINEL,
     PREVIOUS_SENTINEL_COLUMNS,
@@ -31,6 +33,12 @@ col = pl.col
 def previous_block(previous: pl.LazyFrame) -> Block:
     rows = previous.with_columns(_previous_sentinels()).with_columns(_previous_rows())
     return aggregate_block(rows, _previous_features())
+
+
+def previous_one(previous: Rows) -> dict[str, float]:
+    """:func:`previous_block` over one applicant's rows (numpy, same expressions)."""
+    rows = with_columns(previous, compiled(_previous_sentinels()))
+    return aggregate_one(with_columns(rows, compiled(_previous_rows())), _previous_features())
 
 
 @functools.cache

@@ -102,15 +102,22 @@ class FeatureGroups:
                 )
 
     def sums(self, contributions: np.ndarray) -> np.ndarray:
-        """Contributions summed per group: (rows, groups)."""
-        return np.atleast_2d(contributions) @ self._indicator
+        """Contributions summed per group: (rows, groups), in float64.
+
+        A segment sum over the features ordered by group, not a product with a 0/1 matrix:
+        the (1 x 721) @ (721 x groups) product went to BLAS, whose threads took 25 ms a call
+        on two busy cores (cProfile of the sync path), against microseconds here.
+        """
+        order, starts = self._segments
+        values = np.atleast_2d(np.asarray(contributions, dtype=np.float64))
+        return np.add.reduceat(values[:, order], starts, axis=1)
 
     @functools.cached_property
-    def _indicator(self) -> np.ndarray:
-        """(features, groups) 0/1 matrix: feature i belongs to group g."""
-        out = np.zeros((len(self.group_of), len(self.names)))
-        out[np.arange(len(self.group_of)), self.group_of] = 1.0
-        return out
+    def _segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Features in group order, and where each group starts (every group has one)."""
+        order = np.argsort(self.group_of, kind="stable")
+        starts = np.searchsorted(self.group_of[order], np.arange(len(self.names)))
+        return order, starts
 
     def _shown_values(self, values: np.ndarray) -> list[list[Any]]:
         """Each row's value per group (category labels, numbers, None), all rows at once."""

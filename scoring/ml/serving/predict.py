@@ -29,6 +29,7 @@ from scoring.ml.features.build import (
     selected_specs,
 )
 from scoring.ml.features.families import BY_CODE
+from scoring.ml.features.single import one_applicant_row
 from scoring.ml.probability import sigmoid
 from scoring.ml.schema.contract import InputContract
 from scoring.ml.schema.tables import HISTORY_TABLES
@@ -154,6 +155,14 @@ class Scorer:
         exclusions)."""
         return build_features(applications, history, exclude=self.excluded)
 
+    def features_one(
+        self, application: Mapping[str, Any], history: Mapping[str, Any] | None = None
+    ) -> np.ndarray:
+        """One applicant's model row (1 x features) by the compiled numpy path: the same
+        feature definitions as :meth:`features`, a few milliseconds instead of polars'
+        per-query cost; the parity test holds the two equal."""
+        return one_applicant_row(application, history, exclude=self.excluded)
+
     def score(self, applications: Any, history: Mapping[str, Any] | None = None) -> np.ndarray:
         """Probabilities of default for many applications at once (batch scoring)."""
         return self.predict(self.features(applications, history).X)
@@ -172,12 +181,9 @@ class Scorer:
         tables count as empty. All rows given are taken to be this applicant's: their
         SK_ID_CURR is set to the application's (or a placeholder).
         """
-        row, tables = _one_applicant(application, history)
-        X = self.features([row], tables).X
+        X = self.features_one(application, history)
         explanation = self.explain(X)
-        result = self._results(
-            explanation, top, [dict(application)], [{k: len(v) for k, v in tables.items()}]
-        )[0]
+        result = self._results(explanation, top, [dict(application)], [_row_counts(history)])[0]
         result.features = {
             n: (None if np.isnan(v) else float(v))
             for n, v in zip(self.feature_names, X[0], strict=True)
@@ -257,6 +263,8 @@ class Scorer:
         histories: Sequence[Mapping[str, Any] | None],
     ) -> tuple[np.ndarray | None, list[dict[str, int]]]:
         """The model matrix, and each applicant's row count per history table."""
+        if len(applications) == 1:  # one applicant online: the compiled path
+            return self.features_one(applications[0], histories[0]), [_row_counts(histories[0])]
         rows: list[dict[str, Any]] = []
         counts: list[dict[str, int]] = []
         tables: dict[str, list[dict[str, Any]]] = {name: [] for name in HISTORY_TABLES}
@@ -343,6 +351,10 @@ class Scorer:
                 "share": self.reference.adverse_share(measure.feature, value, measure.adverse),
             }
         return out
+
+
+def _row_counts(history: Mapping[str, Any] | None) -> dict[str, int]:
+    return {name: len(rows) for name, rows in (history or {}).items() if rows is not None}
 
 
 def _renumbered_bureau(record: dict[str, Any], ids: dict[Any, int], number: int) -> dict[str, Any]:
