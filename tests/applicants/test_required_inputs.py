@@ -23,7 +23,7 @@ from scoring.ml.schema.contract import REGION_COLUMN, InputContract
 from scoring.ml.serving.bundle import load_bundle, write_bundle
 from scoring.ml.training.learners import BASE_MODELS
 from scoring.models import Decision
-from tests.applicants.test_api import APPLICATIONS, client_for
+from tests.applicants.test_api import APPLICATIONS, _fresh_throttles, client_for  # noqa: F401 (autouse)
 from tests.applicants.test_forms import TODAY, form_data
 from tests.applicants.test_views import login
 from tests.factories import minimal_application, with_required_columns
