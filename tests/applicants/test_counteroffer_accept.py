@@ -19,11 +19,13 @@ from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring.models import Decision
 from scoring.policy import policy_create
+from tests.factories import REQUIRED_EXTRAS
 
 pytestmark = pytest.mark.django_db
 
-#: The inputs issue 11 makes required, and an annuity (the term), for every row here.
+#: The test model's required inputs, and an annuity (the term), for every row here.
 BASE = {
+    **REQUIRED_EXTRAS,
     "NAME_CONTRACT_TYPE": "Cash loans",
     "CODE_GENDER": "F",
     "AMT_INCOME_TOTAL": 180000.0,
