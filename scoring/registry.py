@@ -10,7 +10,9 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -372,9 +374,16 @@ def input_contract_errors(
 ) -> dict[str, str]:
     """Values outside the active model version's input domain (its bundle's contract), as
     field errors; none when no model is active (scoring will say so itself)."""
+    return input_contract_checker(versions=versions)(row)
+
+
+def input_contract_checker(
+    *, versions: tuple[ModelVersion | None, str | None] | None = None
+) -> Callable[[dict[str, Any]], dict[str, str]]:
+    """`input_contract_errors` for many rows: the contract is looked up once (a CSV batch)."""
     model_version = (versions or active_versions())[0]
     if model_version is None:
-        return {}
+        return lambda row: {}
     try:
         scorer = _scorer_for(model_version)
     except RegistryError:
@@ -382,9 +391,9 @@ def input_contract_errors(
         # validation has no contract to apply then.
         logger.warning("model version %s cannot be loaded; no input contract applied",
                        model_version.version)  # fmt: skip
-        return {}
+        return lambda row: {}
     contract = scorer.bundle.reference.get("inputs", {})
-    return check_input_contract(row, contract, version=model_version.version)
+    return partial(check_input_contract, contract=contract, version=model_version.version)
 
 
 def history_store() -> HistoryStore | None:
