@@ -32,7 +32,7 @@ from django.utils import timezone
 from applicants.models import LoanApplication
 from audits import trail
 from audits.actions import AuditAction
-from credscope_site.fields import bulk_batch_size
+from credscope_site.bulk import bulk_insert
 from scoring import challenger, registry
 from scoring.models import Decision, DecisionPolicy
 from scoring.policy import current_policy, policy_apply
@@ -233,13 +233,13 @@ def _save_decisions(
         LoanApplication.objects.filter(pk__in=held).update(
             status=Status.DECIDED, failure_reason="", updated_at=now
         )
-        decisions = Decision.objects.bulk_create(
+        decisions = bulk_insert(
+            Decision,
             [
                 decision_build(application=application, score=score, policy=policy)
                 for application, score in scored
                 if application.pk in held
             ],
-            batch_size=bulk_batch_size(Decision),
         )
         trail.record_many(
             [
