@@ -29,7 +29,7 @@ from django.utils import timezone
 from audits import checkpoints, keys
 from audits.actions import AuditAction
 from audits.models import AuditEvent
-from credscope_site.fields import bulk_batch_size
+from credscope_site.bulk import bulk_insert
 from credscope_site.middleware import current_request_id
 
 GENESIS_HASH = "0" * 64
@@ -158,7 +158,7 @@ def _append(contents: list[dict[str, Any]], model: type = AuditEvent) -> list[An
         if len(events) == 1:
             events[0].save(force_insert=True)
         else:
-            events = model.objects.bulk_create(events, batch_size=bulk_batch_size(model))
+            events = bulk_insert(model, events)
         _checkpoint_after_commit(first=events[0].sequence, last=events[-1])
         return events
 

@@ -32,7 +32,7 @@ from django.utils import timezone
 from applicants.models import LoanApplication
 from audits import trail
 from audits.actions import AuditAction
-from credscope_site.fields import bulk_batch_size
+from credscope_site.bulk import bulk_insert
 from scoring import challenger, registry
 from scoring.counteroffers import counteroffer_search
 from scoring.models import Decision, DecisionPolicy
@@ -313,7 +313,8 @@ def _save_decisions(
         LoanApplication.objects.filter(pk__in=held).update(
             status=Status.DECIDED, failure_reason="", updated_at=now
         )
-        decisions = Decision.objects.bulk_create(
+        decisions = bulk_insert(
+            Decision,
             [
                 decision_build(
                     application=application,
@@ -324,7 +325,6 @@ def _save_decisions(
                 for application, score in scored
                 if application.pk in held
             ],
-            batch_size=bulk_batch_size(Decision),
         )
         trail.record_many(
             [

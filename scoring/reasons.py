@@ -72,6 +72,8 @@ def reasons_for(
     families: dict[str, dict[str, Any]] = {}
     not_provided = {"contribution": 0.0, "features": []}
     absent: dict[str, dict[str, Any]] = {}
+    # Once per applicant, not per item: a decision has hundreds of history items.
+    any_history = any(history_rows.get(t, 0) for t in HISTORY_TABLES)
     for item in contributions:
         contribution = _number(item.get("contribution"))
         if contribution is None:
@@ -86,7 +88,7 @@ def reasons_for(
             if contribution > 0:
                 not_provided.setdefault("inputs", []).extend(item.get("missing") or [feature])
         elif status == "no_history":
-            code, text = _absent_story(feature, item.get("absent") or (), history_rows)
+            code, text = _absent_story(feature, item.get("absent") or (), any_history)
             entry = absent.setdefault(code, {"text": text, "contribution": 0.0, "features": []})
             _add(entry, contribution, feature)
         else:
@@ -179,11 +181,9 @@ def _plain_fact(family: Family, entry: Mapping[str, Any], history_rows: Mapping[
     return f"{label}: {value}"
 
 
-def _absent_story(
-    feature: str, absent: Iterable[str], history_rows: Mapping[str, int]
-) -> tuple[str, str]:
+def _absent_story(feature: str, absent: Iterable[str], any_history: bool) -> tuple[str, str]:
     """The words for history the applicant does not have: all of it, or the part."""
-    if not any(history_rows.get(t, 0) for t in HISTORY_TABLES):
+    if not any_history:
         return NO_CREDIT_HISTORY, "No credit history"
     for table in absent:
         if table in _ABSENT_HISTORY:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -36,7 +36,7 @@ from applicants.services.submit import (
 from audits import trail
 from audits.actions import AuditAction
 from credscope_site import formatting
-from credscope_site.fields import bulk_batch_size
+from credscope_site.bulk import bulk_insert
 from credscope_site.roles import Perm
 from credscope_site.validators import BIGINT_MAX
 from scoring import queue, registry
@@ -45,7 +45,7 @@ from scoring.ml.schema.records import (
     APPLICATION_TABLE,
     ASSIGNED_COLUMNS,
     REQUIRED_APPLICATION_COLUMNS,
-    clean_application,
+    clean_applications_from_text,
 )
 from scoring.models import BatchJob
 
@@ -169,11 +169,9 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
     valid: list[tuple[int, dict[str, Any], int | None, str]] = []
     row_errors: dict[str, dict[str, str]] = {}
     row_identities: dict[str, dict[str, str]] = {}
-    for number, cells in enumerate(lines, start=1):
-        line = _clean_line(header, cells, contract)
-        errors = line.errors or storage_errors(line.row, {})
-        if errors:
-            row_errors[str(number)] = errors
+    for number, line in enumerate(_clean_lines(header, lines, contract), start=1):
+        if line.errors:
+            row_errors[str(number)] = line.errors
             if line.identity:
                 row_identities[str(number)] = line.identity
         else:
@@ -226,14 +224,15 @@ def _save_rows(
 ) -> list[LoanApplication]:
     """The valid rows as applicants and SUBMITTED applications, in bulk, with their audit
     events (inside the caller's transaction)."""
-    applicants = Applicant.objects.bulk_create(
+    applicants = bulk_insert(
+        Applicant,
         [
             Applicant(**applicant_fields(row, full_name, external_id, actor))
             for _, row, external_id, full_name in valid
         ],
-        batch_size=bulk_batch_size(Applicant),
     )
-    applications = LoanApplication.objects.bulk_create(
+    applications = bulk_insert(
+        LoanApplication,
         [
             LoanApplication(
                 applicant=applicant,
@@ -243,7 +242,6 @@ def _save_rows(
             )
             for applicant, (number, row, _, _) in zip(applicants, valid, strict=True)
         ],
-        batch_size=bulk_batch_size(LoanApplication),
     )
     trail.record_many(
         [
@@ -321,18 +319,48 @@ class _Line:
     identity: dict[str, str] = field(default_factory=dict)
 
 
-def _clean_line(header: Sequence[str], cells: Sequence[str], contract: InputContract) -> _Line:
-    line = _Line()
-    # A short or long line still names its person when those columns are within reach.
+def _clean_lines(
+    header: Sequence[str], lines: Sequence[Sequence[str]], contract: InputContract
+) -> list[_Line]:
+    """Every line validated, in one pass per step: the cells of all well-formed lines are
+    parsed a column at a time (`clean_applications_from_text`), then each line's own checks
+    (its id and name, the model's input contract, what the database can store) run on it."""
+    cleaned = [_Line() for _ in lines]
+    positions = {name: i for i, name in enumerate(header)}
+    application_columns = [i for i, name in enumerate(header) if name not in EXTRA_COLUMNS]
+    well_formed = []
+    for line, cells in zip(cleaned, lines, strict=True):
+        _read_identity(line, positions, cells)
+        if len(cells) != len(header):
+            line.errors = {"row": f"has {len(cells)} cells; the header has {len(header)}"}
+        else:
+            _read_extra_columns(line, positions, cells)
+            well_formed.append((line, cells))
+    application_rows = clean_applications_from_text(
+        [header[i] for i in application_columns],
+        [[cells[i] for i in application_columns] for _, cells in well_formed],
+    )
+    for (line, _), (row, row_errors) in zip(well_formed, application_rows, strict=True):
+        line.row = row
+        line.errors.update(row_errors)
+        # The active version's contract: each required input left empty, then its domain.
+        line.errors.update(contract.errors(row, known=row_errors))
+        if not line.errors:
+            line.errors = storage_errors(row, {})
+    return cleaned
+
+
+def _read_identity(line: _Line, positions: Mapping[str, int], cells: Sequence[str]) -> None:
+    """A short or long line still names its person when those columns are within reach."""
     for column in (EXTERNAL_ID_COLUMN, FULL_NAME_COLUMN):
-        position = header.index(column) if column in header else len(cells)
+        position = positions.get(column, len(cells))
         if position < len(cells) and (text := cells[position].strip()):
             line.identity[column] = text[:FULL_NAME_MAX]
-    if len(cells) != len(header):
-        line.errors = {"row": f"has {len(cells)} cells; the header has {len(header)}"}
-        return line
-    values = dict(zip(header, cells, strict=True))
-    raw_id = values.pop(EXTERNAL_ID_COLUMN, "").strip()
+
+
+def _read_extra_columns(line: _Line, positions: Mapping[str, int], cells: Sequence[str]) -> None:
+    """The line's SK_ID_CURR and name, which are not model inputs."""
+    raw_id = cells[positions[EXTERNAL_ID_COLUMN]].strip() if EXTERNAL_ID_COLUMN in positions else ""
     if raw_id:
         # isdecimal() alone accepts other scripts' digits, isdigit() even '²' (then int()
         # raises): an id is ASCII 0-9, and fits the database's bigint.
@@ -343,16 +371,12 @@ def _clean_line(header: Sequence[str], cells: Sequence[str], contract: InputCont
         else:
             shown = raw_id if len(raw_id) <= 40 else raw_id[:37] + "..."
             line.errors[EXTERNAL_ID_COLUMN] = f"must be a whole number >= 0 (got {shown!r})"
-    line.full_name = " ".join(values.pop(FULL_NAME_COLUMN, "").split())
+    name = cells[positions[FULL_NAME_COLUMN]] if FULL_NAME_COLUMN in positions else ""
+    line.full_name = " ".join(name.split())
     if len(line.full_name) > FULL_NAME_MAX:
         line.errors[FULL_NAME_COLUMN] = (
             f"is {len(line.full_name)} characters; at most {FULL_NAME_MAX} are kept"
         )
-    line.row, row_errors = clean_application(values, from_text=True)
-    line.errors.update(row_errors)
-    # The active version's contract: each required input left empty, then its domain.
-    line.errors.update(contract.errors(line.row, known=row_errors))
-    return line
 
 
 def resubmission_warnings(rows: Sequence[tuple[int, int | None]]) -> dict[str, dict[str, str]]:

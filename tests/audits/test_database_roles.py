@@ -150,6 +150,24 @@ def test_the_runtime_role_cannot_change_the_trail(
         assert role == (False, False)
 
 
+def test_the_runtime_role_appends_a_batch_of_events_by_copy(
+    role_database: RoleDatabase, tmp_path: Path
+) -> None:
+    """A batch's events go in through COPY (credscope_site.bulk) with keys from the table's
+    sequence: the runtime role may do that, and the chain it writes verifies."""
+    fresh_chain(role_database, tmp_path, events=2)
+    script = (
+        "from audits import trail; from audits.actions import AuditAction\n"
+        "trail.record_many([{'action': AuditAction.APPLICATION_SUBMITTED, 'target_type': "
+        "'applicants.loanapplication', 'target_id': i, 'payload': {'batch_row': i}} "
+        "for i in range(1, 251)])"
+    )
+    recorded = role_database.manage("shell", "-c", script, checkpoints=tmp_path)
+    assert recorded.returncode == 0, recorded.stderr
+    intact = role_database.manage("verify_audit_trail", checkpoints=tmp_path)
+    assert intact.returncode == 0 and "intact: 252 event(s)" in intact.stdout, intact.stderr
+
+
 def test_the_owner_is_stopped_by_the_triggers_until_they_disable_them(
     role_database: RoleDatabase, tmp_path: Path
 ) -> None:

@@ -10,9 +10,11 @@ from rest_framework.test import APIClient
 
 from applicants.models import LoanApplication
 from applicants.services import batch_intake
+from audits import trail
 from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring import chunks, selectors
+from scoring.ml.schema.records import clean_application
 from scoring.models import BatchJob, Decision
 from tests.factories import DEFAULT_PASSWORD, with_required_columns
 
@@ -157,3 +159,59 @@ def test_the_batch_api_uploads_reports_progress_and_serves_results(
     stranger.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert stranger.get(body["url"]).status_code == 404
     assert stranger.get(body["results_url"]).status_code == 404
+
+
+def test_a_large_batch_is_saved_row_for_row_with_each_rows_events_and_an_intact_chain(
+    officer, trained_model, django_capture_on_commit_callbacks
+) -> None:
+    """Enough rows for the bulk paths (COPY on PostgreSQL): every valid row stored as the
+    rules clean it, with its own applicant, its SUBMITTED and DECIDED events in the chain."""
+    lines = [
+        f"{100000 + n if n % 3 else ''},{'Cash loans' if n % 2 else 'Revolving loans'},"
+        f"{90000 + 1000 * n},{270000 + 5000 * n},{13500 + 50 * n},{-9000 - 37 * n},"
+        f"{'' if n % 4 == 0 else round(0.2 + n / 1000, 3)}"
+        for n in range(180)
+    ]
+    for position in (7, 99, 150):
+        lines[position] = BAD
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = batch_intake.batch_create(
+            actor=officer, filename="big.csv", content=csv_bytes(*lines)
+        )
+    batch.refresh_from_db()
+    assert batch.status == BatchJob.Status.DONE
+    assert sorted(batch.row_errors) == ["100", "151", "8"]
+
+    header = HEADER.split(",")
+    applications = {
+        a.batch_row: a
+        for a in LoanApplication.objects.filter(batch=batch).select_related("applicant", "decision")
+    }
+    assert len(applications) == 177
+    for number, line in enumerate(lines, start=1):
+        if str(number) in batch.row_errors:
+            continue
+        values = dict(zip(header, line.split(","), strict=True))
+        external_id = values.pop("SK_ID_CURR")
+        application = applications[number]
+        assert application.application_row == clean_application(values, from_text=True)[0]
+        assert application.applicant.external_id == (int(external_id) if external_id else None)
+        assert application.applicant.days_birth == int(values["DAYS_BIRTH"])
+        assert application.status == "DECIDED" and application.decision.reasons
+
+    events = AuditEvent.objects.filter(target_type="applicants.loanapplication").order_by(
+        "sequence"
+    )
+    by_target: dict[str, list[str]] = {}
+    for event in events:
+        by_target.setdefault(event.target_id, []).append(event.action)
+        if event.action == AuditAction.APPLICATION_SUBMITTED:
+            application = applications[event.payload["batch_row"]]
+            assert event.target_id == str(application.pk)
+            assert event.payload["applicant_id"] == application.applicant_id
+            assert event.actor_id == officer.pk
+    assert by_target == {
+        str(a.pk): [AuditAction.APPLICATION_SUBMITTED, AuditAction.APPLICATION_DECIDED]
+        for a in applications.values()
+    }
+    assert trail.verify().intact

@@ -187,10 +187,12 @@ class FeatureGroups:
         """
         index = self._index
         sent = {k for k, v in application.items() if v is not None and v == v}
+        # Tables the applicant has rows in, once: a row has hundreds of items.
+        present = {table for table, count in history_rows.items() if count}
         for item in rows:
             g = index[item["feature"]]
             columns, tables = self.columns[g], self.tables[g]
-            if tables and not any(history_rows.get(t, 0) for t in tables):
+            if tables and tables.isdisjoint(present):
                 status = "no_history"
             elif (
                 columns
@@ -208,14 +210,18 @@ class FeatureGroups:
             if status == "not_provided":
                 item["missing"] = sorted(columns - sent)
             elif status == "no_history":
-                item["absent"] = sorted(tables)
+                item["absent"] = list(self._sorted_tables[g])
+
+    @functools.cached_property
+    def _sorted_tables(self) -> list[tuple[str, ...]]:
+        return [tuple(sorted(tables)) for tables in self.tables]
 
     @functools.cached_property
     def _index(self) -> dict[str, int]:
         return {name: g for g, name in enumerate(self.names)}
 
     def describe(self, feature: str) -> str:
-        return self.descriptions[self.names.index(feature)]
+        return self.descriptions[self._index[feature]]
 
 
 def top_risk_factors(

@@ -1,0 +1,83 @@
+"""`bulk_insert` stores exactly what `bulk_create` stores, through COPY on PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from applicants.models import Applicant, LoanApplication
+from credscope_site.bulk import COPY_FROM_ROWS, bulk_insert
+
+pytestmark = pytest.mark.django_db
+
+ROWS = COPY_FROM_ROWS + 50
+
+
+def applicants(officer, tag: str) -> list[Applicant]:
+    return [
+        Applicant(
+            full_name=f"{tag} O'Brien \\ \t\u00e9 {n}" if n % 3 else "",
+            external_id=None if n % 4 == 0 else 10**15 + n,
+            code_gender="F" if n % 2 else "M",
+            days_birth=-10000 - n,
+            created_by=officer,
+        )
+        for n in range(ROWS)
+    ]
+
+
+def applications(officer, people: list[Applicant]) -> list[LoanApplication]:
+    return [
+        LoanApplication(
+            applicant=person,
+            created_by=officer,
+            channel=LoanApplication.Channel.BATCH,
+            amt_income_total=Decimal("180000.50"),
+            amt_credit=Decimal(300000 + n),
+            amt_annuity=None if n % 5 == 0 else Decimal("12345.67"),
+            application_row={"AMT_CREDIT": 300000.0 + n, "NAME": 'quote " and \\ \n', "X": None},
+            history={"bureau": [{"SK_ID_BUREAU": n, "AMT": -0.0}]} if n % 7 == 0 else {},
+        )
+        for n, person in enumerate(people)
+    ]
+
+
+def stored(model, objects) -> list[dict]:
+    ignored = {"id", "applicant_id", "created_at", "submitted_at", "updated_at"}
+    rows = model.objects.filter(pk__in=[o.pk for o in objects]).order_by("pk").values()
+    return [{k: v for k, v in row.items() if k not in ignored} for row in rows]
+
+
+@pytest.mark.postgres
+def test_copy_stores_what_bulk_create_stores_and_sets_each_key(officer) -> None:
+    started = timezone.now()
+    by_copy = bulk_insert(Applicant, applicants(officer, "x"))
+    by_create = Applicant.objects.bulk_create(applicants(officer, "x"))
+    assert stored(Applicant, by_copy) == stored(Applicant, by_create)
+    # Keys in the objects' order, as the database has them; the objects are saved ones.
+    assert [a.pk for a in by_copy] == sorted(a.pk for a in by_copy)
+    assert not any(a._state.adding for a in by_copy)
+    assert Applicant.objects.get(pk=by_copy[5].pk).external_id == by_copy[5].external_id
+
+    with CaptureQueriesContext(connection) as captured:
+        copied = bulk_insert(LoanApplication, applications(officer, by_copy))
+    created = LoanApplication.objects.bulk_create(applications(officer, by_create))
+    # One statement reserves the keys; the rows themselves go through COPY.
+    assert len(captured.captured_queries) == 1
+    assert stored(LoanApplication, copied) == stored(LoanApplication, created)
+    saved = LoanApplication.objects.get(pk=copied[7].pk)
+    assert saved.applicant_id == by_copy[7].pk
+    assert saved.submitted_at >= started  # auto_now_add, as bulk_create sets it
+    assert saved.history == {"bureau": [{"SK_ID_BUREAU": 7, "AMT": -0.0}]}
+
+
+def test_small_inserts_and_other_databases_use_bulk_create(officer) -> None:
+    few = applicants(officer, "y")[: COPY_FROM_ROWS - 1]
+    with CaptureQueriesContext(connection) as captured:
+        saved = bulk_insert(Applicant, few)
+    assert len(captured.captured_queries) == 1 and "INSERT" in captured.captured_queries[0]["sql"]
+    assert Applicant.objects.filter(pk__in=[a.pk for a in saved]).count() == len(few)
