@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -26,17 +25,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_scoring import log, percentile  # noqa: E402  (the sibling bench script)
+
 TARGET_P50_MS = 30
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def setup_django() -> None:
@@ -47,50 +40,15 @@ def setup_django() -> None:
     django.setup()
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
 def generated_applicants(scale: float, seed: int) -> list[dict[str, Any]]:
     """Generated applicants as clients send them: every column, their history inline."""
-    from scoring.ml.data.load import load_tables
-    from scoring.ml.schema.records import clean_application, clean_history
-    from scoring.ml.schema.tables import HISTORY_TABLES
+    from scoring.ml.synth.clients import client_payload, generated_clients
     from scoring.ml.synth.generate import generate
 
     folder = Path(tempfile.mkdtemp(prefix="credscope-bench-counteroffer-"))
     generate(folder, scale, seed, "parquet")
-    tables = load_tables(folder, ("application_train", *HISTORY_TABLES))
-
-    def records(frame) -> list[dict[str, Any]]:
-        return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
-
-    by_client = {
-        name: dict(tuple(frame.groupby("SK_ID_CURR")))
-        for name, frame in tables.items()
-        if name not in ("application_train", "bureau_balance")
-    }
-    balance = dict(tuple(tables["bureau_balance"].groupby("SK_ID_BUREAU")))
-    out = []
-    for row in records(tables["application_train"].drop(columns=["TARGET"])):
-        client = row.pop("SK_ID_CURR")
-        history: dict[str, list] = {}
-        for name in HISTORY_TABLES:
-            if name == "bureau_balance":
-                ids = [r["SK_ID_BUREAU"] for r in history.get("bureau", [])]
-                rows = [r for i in ids if i in balance for r in records(balance[i])]
-            else:
-                frame = by_client[name].get(client)
-                rows = [] if frame is None else records(frame.drop(columns=["SK_ID_CURR"]))
-            if rows:
-                history[name] = rows
-        cleaned, errors = clean_application({k: v for k, v in row.items() if v is not None})
-        cleaned_history, history_errors = clean_history(history)
-        if not errors and not history_errors:
-            out.append({"row": cleaned, "history": cleaned_history})
-    return out
+    payloads = (client_payload(row, history) for row, history in generated_clients(folder))
+    return [payload for payload in payloads if payload is not None]
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ requested amount as its kind says, stays within the model's input contract, and 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,6 @@ from applicants.services.submit import application_submit_and_score
 from credscope_site.fields import bulk_batch_size
 from scoring import chunks, registry
 from scoring.counteroffers import decision_counteroffer
-from scoring.ml.data.load import load_tables
-from scoring.ml.schema.records import clean_application, clean_history
-from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving.counteroffer import (
     LONGER_TERM,
     OFFER_COLUMNS,
@@ -32,6 +28,7 @@ from scoring.ml.serving.counteroffer import (
     offered_row,
     term_months,
 )
+from scoring.ml.synth.clients import client_payload, generated_clients
 from scoring.ml.synth.generate import generate
 from scoring.models import BatchJob, Decision
 from tests.factories import UserFactory
@@ -42,44 +39,10 @@ REFUSED_APPLICANTS = 500
 SCALE, SEED = 0.012, 17  # about 3,700 generated applicants, of whom well over 500 refused
 
 
-def _records(frame) -> list[dict[str, Any]]:
-    return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in r.items()}
-        for r in frame.to_dict("records")
-    ]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
 def _applications(directory: Path) -> list[dict[str, Any]]:
     """Every generated applicant as a client would send it: all its columns, its history."""
-    tables = load_tables(directory, ("application_train", *HISTORY_TABLES))
-    by_client = {
-        name: dict(tuple(frame.groupby("SK_ID_CURR")))
-        for name, frame in tables.items()
-        if name not in ("application_train", "bureau_balance")
-    }
-    balance = dict(tuple(tables["bureau_balance"].groupby("SK_ID_BUREAU")))
-    out = []
-    for row in _records(tables["application_train"].drop(columns=["TARGET"])):
-        client = row.pop("SK_ID_CURR")
-        history: dict[str, list] = {}
-        for name in HISTORY_TABLES:
-            if name == "bureau_balance":
-                ids = [r["SK_ID_BUREAU"] for r in history.get("bureau", [])]
-                rows = [r for i in ids if i in balance for r in _records(balance[i])]
-            else:
-                frame = by_client[name].get(client)
-                rows = [] if frame is None else _records(frame.drop(columns=["SK_ID_CURR"]))
-            if rows:
-                history[name] = rows
-        cleaned, errors = clean_application({k: v for k, v in row.items() if v is not None})
-        cleaned_history, history_errors = clean_history(history)
-        if not errors and not history_errors:
-            out.append({"row": cleaned, "history": cleaned_history})
-    return out
+    payloads = (client_payload(row, history) for row, history in generated_clients(directory))
+    return [payload for payload in payloads if payload is not None]
 
 
 @pytest.fixture

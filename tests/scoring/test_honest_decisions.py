@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,12 @@ from rest_framework.test import APIClient
 
 from applicants.models import Applicant, LoanApplication
 from scoring import chunks, registry
-from scoring.ml.data.load import load_tables
 from scoring.ml.features.build import feature_catalogue
-from scoring.ml.schema.records import clean_application, clean_history
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving.bundle import load_bundle
 from scoring.ml.serving.explain import family_points
 from scoring.ml.serving.reference import QUANTILE_GRID
+from scoring.ml.synth.clients import client_payload, generated_clients
 from scoring.ml.synth.generate import generate
 from scoring.models import BatchJob, Decision
 from tests.factories import UserFactory
@@ -46,32 +46,11 @@ PREVIOUS_TABLES = ("previous_application", "POS_CASH_balance", "installments_pay
 KEPT = ("AMT_INCOME_TOTAL", "AMT_CREDIT", "DAYS_BIRTH", "NAME_CONTRACT_TYPE")
 
 
-def _records(frame) -> list[dict[str, Any]]:
-    rows = frame.to_dict("records")
-    return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else _plain(v)) for k, v in r.items()}
-        for r in rows
-    ]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
 def _thin_applications(directory: Path, rng: np.random.Generator) -> list[dict[str, Any]]:
     """Applicants as clients send them: random inputs left out, history removed at random
     (none at all, no bureau, no previous loans, or all of it)."""
-    tables = load_tables(directory, ("application_train", *HISTORY_TABLES))
-    application = tables["application_train"]
-    by_client = {
-        name: dict(tuple(frame.groupby("SK_ID_CURR")))
-        for name, frame in tables.items()
-        if name not in ("application_train", "bureau_balance")
-    }
-    balance = dict(tuple(tables["bureau_balance"].groupby("SK_ID_BUREAU")))
     out = []
-    for row in _records(application.drop(columns=["TARGET"]))[:APPLICANTS]:
-        client = row.pop("SK_ID_CURR")
+    for row, full_history in islice(generated_clients(directory), APPLICANTS):
         drop_share = rng.choice([0.0, 0.3, 0.7, 0.95])
         sent = {
             k: v
@@ -79,24 +58,17 @@ def _thin_applications(directory: Path, rng: np.random.Generator) -> list[dict[s
             if v is not None and (k in KEPT or rng.random() >= drop_share)
         }
         kind = rng.choice(["none", "no_bureau", "no_previous", "all"], p=[0.35, 0.15, 0.15, 0.35])
-        history: dict[str, list] = {}
-        for name in HISTORY_TABLES:
-            if kind == "none" or (kind == "no_bureau" and name.startswith("bureau")):
-                continue
-            if kind == "no_previous" and name in PREVIOUS_TABLES:
-                continue
-            if name == "bureau_balance":
-                ids = [r["SK_ID_BUREAU"] for r in history.get("bureau", [])]
-                rows = [r for i in ids if i in balance for r in _records(balance[i])]
-            else:
-                frame = by_client[name].get(client)
-                rows = [] if frame is None else _records(frame.drop(columns=["SK_ID_CURR"]))
-            if rows:
-                history[name] = rows
-        cleaned, errors = clean_application(sent)
-        cleaned_history, history_errors = clean_history(history)
-        if not errors and not history_errors:
-            out.append({"row": cleaned, "history": cleaned_history})
+        history = {
+            name: rows
+            for name, rows in full_history.items()
+            if not (
+                kind == "none"
+                or (kind == "no_bureau" and name.startswith("bureau"))
+                or (kind == "no_previous" and name in PREVIOUS_TABLES)
+            )
+        }
+        if (payload := client_payload(sent, history)) is not None:
+            out.append(payload)
     return out
 
 
