@@ -67,7 +67,8 @@ demo-seed: demo-setup demo-model
 # Served with DEBUG off (credscope_site.settings.demo), so visitors' mistakes get the friendly
 # 404/403 pages. Scoring runs in a real Celery worker beside the web process, with a folder as
 # the broker (no Redis needed), so uploads and forms return at once; Ctrl-C stops both. The
-# worker's log: var/demo-worker.log. The last lines printed are the address and where the
+# worker's log, with its banner and start-up warnings (as root, Celery's advice to use
+# --uid): var/demo-worker.log. The last lines printed are the address and where the
 # passwords are.
 DEMO_SETTINGS := credscope_site.settings.demo
 DEMO_TASKS := var/tasks
@@ -76,7 +77,7 @@ demo: demo-setup vendor demo-seed
 	@export DJANGO_SETTINGS_MODULE=$(DEMO_SETTINGS) CREDSCOPE_TASK_DIR=$(DEMO_TASKS); \
 	  $(BIN)/celery -A credscope_site worker --beat \
 	    --schedule var/celerybeat-schedule --pool=solo --loglevel=INFO \
-	    --logfile var/demo-worker.log & worker=$$!; \
+	    --logfile var/demo-worker.log >>var/demo-worker.log 2>&1 & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	  DJANGO_RUNSERVER_HIDE_WARNING=true $(MANAGE) serve_demo $(DEMO_ADDR)
 

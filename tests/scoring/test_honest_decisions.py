@@ -221,10 +221,10 @@ def test_the_readme_example_gets_a_decision_whose_reasons_are_true(trained_model
     """The README's payload, sent as written: a decision, and its reasons pass the checks."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     payload = json.loads(re.search(r"-d '(\{\"AMT_INCOME_TOTAL.*?\})'", readme, re.S).group(1))
-    # Minimal: what the active (`test`) model requires, and the household size the demo's
-    # `fast` model (trained on generated data) requires besides.
+    # Minimal: what the active (`test`) model requires, and the identity document's date the
+    # demo's `fast` model (trained on generated data) requires besides.
     required = set(registry.input_contract().required)
-    assert required <= set(payload) and set(payload) - required <= {"CNT_FAM_MEMBERS"}
+    assert required <= set(payload) and set(payload) - required <= {"DAYS_ID_PUBLISH"}
     officer = UserFactory(roles=["loan_officer"])
     client = APIClient()
     client.force_authenticate(officer)
