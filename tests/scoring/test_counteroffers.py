@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from applicants.models import Applicant, LoanApplication
+from applicants.models import LoanApplication
 from applicants.services.submit import application_submit_and_score
-from credscope_site.fields import bulk_batch_size
-from scoring import chunks, registry
+from scoring import registry
 from scoring.counteroffers import decision_counteroffer
 from scoring.ml.serving.counteroffer import (
     LONGER_TERM,
@@ -30,8 +29,9 @@ from scoring.ml.serving.counteroffer import (
 )
 from scoring.ml.synth.clients import client_payload, generated_clients
 from scoring.ml.synth.generate import generate
-from scoring.models import BatchJob, Decision
+from scoring.models import Decision
 from tests.factories import UserFactory
+from tests.scoring.generated_batch import batch_decided
 
 pytestmark = [pytest.mark.django_db]
 
@@ -51,32 +51,7 @@ def refused(tmp_path, trained_model) -> list[Decision]:
     generate(tmp_path / "synth", SCALE, SEED, "parquet")
     applications = _applications(tmp_path / "synth")
     officer = UserFactory(roles=["loan_officer"])
-    batch = BatchJob.objects.create(
-        created_by=officer, filename="generated.csv", total_rows=len(applications)
-    )
-    applicants = Applicant.objects.bulk_create(
-        [Applicant(days_birth=a["row"]["DAYS_BIRTH"], created_by=officer) for a in applications],
-        batch_size=bulk_batch_size(Applicant),
-    )
-    LoanApplication.objects.bulk_create(
-        [
-            LoanApplication(
-                applicant=applicant,
-                created_by=officer,
-                channel="batch",
-                batch=batch,
-                batch_row=i + 1,
-                contract_type=a["row"]["NAME_CONTRACT_TYPE"],
-                amt_income_total=a["row"]["AMT_INCOME_TOTAL"],
-                amt_credit=a["row"]["AMT_CREDIT"],
-                application_row=a["row"],
-                history=a["history"],
-            )
-            for i, (applicant, a) in enumerate(zip(applicants, applications, strict=True))
-        ],
-        batch_size=bulk_batch_size(LoanApplication),
-    )
-    chunks.batch_decide(batch_id=batch.pk, task_id="counteroffers")
+    batch, _ = batch_decided(officer, applications, filename="generated.csv")
     decisions = list(
         Decision.objects.filter(application__batch=batch, outcome__in=["REFER", "REJECT"])
         .select_related("application", "application__applicant", "model_version", "policy")

@@ -24,8 +24,7 @@ import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
-from applicants.models import Applicant, LoanApplication
-from scoring import chunks, registry
+from scoring import registry
 from scoring.ml.features.build import feature_catalogue
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving.bundle import load_bundle
@@ -33,8 +32,9 @@ from scoring.ml.serving.explain import family_points
 from scoring.ml.serving.reference import QUANTILE_GRID
 from scoring.ml.synth.clients import client_payload, generated_clients
 from scoring.ml.synth.generate import generate
-from scoring.models import BatchJob, Decision
+from scoring.models import Decision
 from tests.factories import UserFactory
+from tests.scoring.generated_batch import batch_decided
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -78,30 +78,7 @@ def decided(tmp_path, trained_model) -> list[tuple[dict[str, Any], Decision]]:
     applications = _thin_applications(tmp_path / "synth", np.random.default_rng(SEED))
     assert len(applications) >= 0.95 * APPLICANTS  # the generator's rows are valid input
     officer = UserFactory(roles=["loan_officer"])
-    batch = BatchJob.objects.create(
-        created_by=officer, filename="thin.csv", total_rows=len(applications)
-    )
-    applicants = Applicant.objects.bulk_create(
-        [Applicant(days_birth=a["row"]["DAYS_BIRTH"], created_by=officer) for a in applications]
-    )
-    saved = LoanApplication.objects.bulk_create(
-        [
-            LoanApplication(
-                applicant=applicant,
-                created_by=officer,
-                channel="batch",
-                batch=batch,
-                batch_row=i + 1,
-                contract_type=a["row"]["NAME_CONTRACT_TYPE"],
-                amt_income_total=a["row"]["AMT_INCOME_TOTAL"],
-                amt_credit=a["row"]["AMT_CREDIT"],
-                application_row=a["row"],
-                history=a["history"],
-            )
-            for i, (applicant, a) in enumerate(zip(applicants, applications, strict=True))
-        ]
-    )
-    chunks.batch_decide(batch_id=batch.pk, task_id="honest")
+    batch, saved = batch_decided(officer, applications, filename="thin.csv")
     decisions = {d.application_id: d for d in Decision.objects.filter(application__batch=batch)}
     assert len(decisions) == len(saved)
     return [(a, decisions[s.pk]) for a, s in zip(applications, saved, strict=True)]
