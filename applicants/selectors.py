@@ -27,6 +27,16 @@ from scoring.models import BatchJob, Decision, DecisionOverride, Outcome
 from scoring.policy import current_policy, outcome_for
 from scoring.selectors import credit_history_summary_for
 
+#: What a list row and an application's page show beside the application: read with it.
+_SHOWN_WITH = (
+    "applicant",
+    "created_by",
+    "decision",
+    "decision__model_version",
+    "decision__policy",
+    "accepted_counteroffer",
+)
+
 
 def application_visible_to(*, user: AbstractBaseUser) -> QuerySet[LoanApplication]:
     """Every application `user` may read, unfiltered and unordered beyond the default."""
@@ -46,14 +56,7 @@ def application_list_for(*, user: AbstractBaseUser, **filters: Any) -> QuerySet[
 
     Raises `ValueError` naming the filters that are not valid.
     """
-    applications = application_visible_to(user=user).select_related(
-        "applicant",
-        "created_by",
-        "decision",
-        "decision__model_version",
-        "decision__policy",
-        "accepted_counteroffer",
-    )
+    applications = application_visible_to(user=user).select_related(*_SHOWN_WITH)
     if filters:
         filterset = ApplicationFilter(data=filters, queryset=applications)
         if not filterset.is_valid():
@@ -69,18 +72,7 @@ def application_get_for(*, user: AbstractBaseUser, application_id: int) -> LoanA
     belongs to someone the reader may not see, so callers answer 404 in both cases and never
     reveal that another officer's application exists.
     """
-    return (
-        application_visible_to(user=user)
-        .select_related(
-            "applicant",
-            "created_by",
-            "decision",
-            "decision__model_version",
-            "decision__policy",
-            "accepted_counteroffer",
-        )
-        .get(pk=application_id)
-    )
+    return application_visible_to(user=user).select_related(*_SHOWN_WITH).get(pk=application_id)
 
 
 # --- one application's page, and the dashboard ------------------------------------------------
