@@ -43,8 +43,12 @@ def test_login_logout_and_failed_login_are_recorded(client, officer) -> None:
 
 @pytest.fixture
 def clock(monkeypatch):
-    """Time that starts one second into a minute and moves 5 ms per reading."""
-    start = datetime(2026, 12, 3, 9, 30, 1, tzinfo=UTC)
+    """Time that starts one second into the current minute and moves 5 ms per reading.
+
+    Near the real time, not a fixed date: django-axes reads the real clock to find the
+    attempts within its cool-off (15 minutes), so a fixed start made the lockout vanish
+    once that date was more than 15 minutes past."""
+    start = datetime.now(UTC).replace(second=1, microsecond=0)
     ticks = itertools.count()
     monkeypatch.setattr(timezone, "now", lambda: start + timedelta(milliseconds=5 * next(ticks)))
     return start
