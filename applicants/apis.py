@@ -403,13 +403,17 @@ class ApplicationExplanationApi(ApiView):
         @extend_schema_field(serializers.ListField(child=serializers.DictField()))
         def get_families(self, decision: Any) -> list[dict[str, Any]]:
             return presentation.explanation_families(
-                decision.contributions, base_value=decision.base_value, logit=decision.logit
+                decision.family_totals, base_value=decision.base_value, logit=decision.logit
             )
 
         @extend_schema_field(serializers.ListField(child=serializers.DictField(), allow_null=True))
         def get_contributions(self, decision: Any) -> list[dict[str, Any]] | None:
             if not self.context.get("features"):
                 return None
+            try:
+                items = registry.decision_contributions(decision)
+            except registry.RegistryError as error:
+                raise Conflict(f"The features cannot be recomputed: {error}") from error
             return [
                 {
                     "feature": item["feature"],
@@ -418,7 +422,7 @@ class ApplicationExplanationApi(ApiView):
                     "contribution": item["contribution"],
                     "status": item.get("status", "given"),
                 }
-                for item in decision.contributions
+                for item in items
             ]
 
     @extend_schema(

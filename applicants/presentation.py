@@ -182,11 +182,11 @@ TOP_FAMILIES = 10
 
 
 def family_chart(
-    contributions: Iterable[Mapping[str, Any]], *, base_value: float, logit: float
+    totals: Mapping[str, float], *, base_value: float, logit: float
 ) -> ContributionChart:
     """Each family's effect on the PD in percentage points, largest first: the bars add up
     to this applicant's PD minus the base PD (`scoring.ml.serving.explain.family_points`)."""
-    rows = family_points(list(contributions), base_value=base_value, logit=logit)
+    rows = family_points(totals, base_value=base_value, logit=logit)
     shown, rest = rows[:TOP_FAMILIES], rows[TOP_FAMILIES:]
     labels = [family_label(str(row["family"])) for row in shown]
     values = [row["points"] for row in shown]
@@ -199,7 +199,7 @@ def family_chart(
 
 
 def explanation_families(
-    contributions: Iterable[Mapping[str, Any]], *, base_value: float, logit: float
+    totals: Mapping[str, float], *, base_value: float, logit: float
 ) -> list[dict[str, Any]]:
     """The API's families: key, readable label, percentage points of PD and log-odds."""
     return [
@@ -209,7 +209,7 @@ def explanation_families(
             "points": row["points"],
             "contribution": row["contribution"],
         }
-        for row in family_points(list(contributions), base_value=base_value, logit=logit)
+        for row in family_points(totals, base_value=base_value, logit=logit)
     ]
 
 

@@ -169,7 +169,7 @@ def application_page(*, application: LoanApplication, user: AbstractBaseUser) ->
             reject_at_or_above=policy.reject_at_or_above,
         )
         chart = presentation.family_chart(
-            decision.contributions, base_value=decision.base_value, logit=decision.logit
+            decision.family_totals, base_value=decision.base_value, logit=decision.logit
         )
         context["chart"] = chart.as_json()
         context["chart_height"] = 70 + 34 * max(len(chart.values), 3)

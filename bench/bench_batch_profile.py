@@ -47,7 +47,7 @@ CHUNK_STEPS = {
     "claim": ("scoring/chunks.py", "_claim_chunk"),
     "score_features_shap": ("scoring/decide.py", "_score"),
     "decide_and_save": ("scoring/decide.py", "_decide_scored"),
-    "reasons": ("scoring/reasons.py", "reasons_for"),
+    "reasons": ("scoring/reasons.py", "reasons_for_explained"),
     "audit_events": ("audits/trail.py", "record_many"),
     "finish_check": ("scoring/chunks.py", "batch_finish_if_complete"),
 }
@@ -85,6 +85,9 @@ def main() -> None:
         "--database-url", default="postgres://postgres@127.0.0.1:5432/credscope_bench_profile"
     )
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument(
+        "--pstats", type=Path, help="also write the chunk's cProfile here (pstats format)"
+    )
     args = parser.parse_args()
     env = {
         **os.environ,
@@ -142,6 +145,8 @@ def main() -> None:
     chunk_profile = cProfile.Profile()
     chunk_profile.runcall(first_chunk(batches[1].pk, "bench-profiled"))
     chunk_rows = settings.CREDSCOPE_BATCH_CHUNK_SIZE
+    if args.pstats:
+        chunk_profile.dump_stats(args.pstats)
     print(
         json.dumps(
             {

@@ -24,7 +24,7 @@ from credscope_site.roles import Perm
 from scoring import queue, registry
 from scoring.models import ChallengerScore, Decision, ModelVersion
 from scoring.policy import policy_apply
-from scoring.reasons import reasons_for
+from scoring.reasons import reasons_for_explained
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +96,8 @@ def challenger_decisions_score(*, decision_ids: list[int], version: str) -> int:
                 probability_of_default=score.probability_of_default,
                 risk_band=result.risk_band,
                 outcome=result.outcome,
-                reasons=reasons_for(
-                    score.contributions,
+                reasons=reasons_for_explained(
+                    score.explained,
                     history_rows=score.history_rows,
                     measures=score.measures,
                 ),

@@ -37,12 +37,14 @@ from scoring import challenger, registry
 from scoring.counteroffers import counteroffer_search
 from scoring.models import Decision, DecisionPolicy
 from scoring.policy import current_policy, outcome_for, policy_apply
-from scoring.reasons import reasons_for
+from scoring.reasons import reasons_for_explained
 
 logger = logging.getLogger(__name__)
 
 Status = LoanApplication.Status
 MAX_FAILURE_REASON = 2000
+#: Contributions a decision keeps as items: the details view shows the 25 largest.
+STORED_CONTRIBUTIONS = 25
 #: Errors worth a retry: a database or broker that hiccups. Anything else fails the row.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
@@ -363,11 +365,13 @@ def decision_build(
         outcome=result.outcome,
         model_version=score.model_version,
         policy=policy,
-        reasons=reasons_for(
-            score.contributions, history_rows=score.history_rows, measures=score.measures
+        reasons=reasons_for_explained(
+            score.explained, history_rows=score.history_rows, measures=score.measures
         ),
         base_value=score.base_value,
-        contributions=stored_contributions(score.contributions),
+        contributions=stored_contributions(score.explained.largest(STORED_CONTRIBUTIONS)),
+        family_totals=score.explained.family_totals(),
+        feature_row=score.explained.feature_row.tobytes(),
         age_neutralised=score.age_neutralised,
         history_rows=score.history_rows,
         scoring_latency_ms=score.latency_ms,
@@ -376,11 +380,10 @@ def decision_build(
 
 
 def stored_contributions(contributions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The contributions worth storing: every feature that moved the score. Features with an
-    exact zero (unused by every tree) add nothing to the sum, so the explanation still adds
-    up to the logit without them. Numbers are rounded for storage, which halves the document:
-    contributions to 1e-12 (a few hundred of them still add up to the logit within 1e-9) and
-    values to 7 significant digits, the precision the model reads them at (float32)."""
+    """The largest contributions as a decision stores them, numbers rounded for storage:
+    contributions to 1e-12 and values to 7 significant digits, the precision the model
+    reads them at (float32). The rest of the explanation is kept as the family totals and
+    the model row, from which `registry.decision_contributions` recomputes every item."""
     return [
         {
             **item,
@@ -388,7 +391,6 @@ def stored_contributions(contributions: list[dict[str, Any]]) -> list[dict[str, 
             "contribution": round(item["contribution"], 12),
         }
         for item in contributions
-        if item.get("contribution") != 0.0
     ]
 
 

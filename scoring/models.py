@@ -144,7 +144,16 @@ class Decision(models.Model):
     policy = models.ForeignKey(DecisionPolicy, on_delete=models.PROTECT, related_name="+")
     reasons = DocumentJSONField(default=list)
     base_value = models.FloatField()
+    #: The largest contributions (25, for the details view; `scoring.decide`). A decision
+    #: made before `feature_row` was kept stores every item here instead.
     contributions = DocumentJSONField(default=list)
+    #: Contribution per explanation key (family, not-provided or no-history bucket):
+    #: with `base_value` they add up to `logit`; the families chart is drawn from them.
+    family_totals = DocumentJSONField(default=dict)
+    #: The model row scored, float32 as the model reads it: with the model version's bundle
+    #: it gives back every contribution exactly (`registry.decision_contributions`). NULL
+    #: for decisions made before it was kept.
+    feature_row = models.BinaryField(null=True, editable=False)
     #: What the age rule took off the logit (12 CFR 1002.6(b)(2)): the age family's
     #: contribution for an applicant aged 62+ that would have raised the risk; else 0.
     age_neutralised = models.FloatField(default=0.0)

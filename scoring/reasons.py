@@ -1,7 +1,7 @@
 """Plain-language reasons for a decision: what raised the risk, each true of the applicant.
 
 Pure functions over a score's contributions (logit space; each carries its ``family`` and
-``status``, see `scoring.ml.serving.explain.FeatureGroups.mark_given`). The families are
+``status``, see `scoring.ml.serving.explain.FeatureGroups.statuses`). The families are
 defined once, in `scoring.ml.features.families`. A reason is a statement to the applicant
 and the regulator, so four rules hold:
 
@@ -24,11 +24,18 @@ Reasons are ranked by the summed contribution of the features they stand for.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from scoring.ml.features.families import BY_CODE, COLUMN_LABELS, Family, family_of
 from scoring.ml.schema.tables import HISTORY_TABLES
+from scoring.ml.serving import explain
+from scoring.ml.serving.age_rule import AGE_KEY, AGE_RULE_ITEM
+from scoring.ml.serving.explain import ExplainedRow, FeatureGroups
 
 DEFAULT_REASON_COUNT = 4
 NOT_PROVIDED = "NOT_PROVIDED"
@@ -59,7 +66,9 @@ def reasons_for(
     measures: Mapping[str, Mapping[str, Any]] | None = None,
     limit: int = DEFAULT_REASON_COUNT,
 ) -> list[dict[str, Any]]:
-    """Up to `limit` true reasons that raised the risk most, strongest first.
+    """Up to `limit` true reasons that raised the risk most, strongest first, from
+    explanation items (dicts with ``feature``, ``family``, ``value``, ``contribution``,
+    ``status`` and what is ``missing`` or ``absent``).
 
     Each reason is ``{"code", "family", "text", "fact", "detail", "contribution",
     "features"}`` (``detail`` repeats ``fact`` for older readers); a directional one also
@@ -67,45 +76,235 @@ def reasons_for(
     ``history_rows`` is the applicant's row count per history table, ``measures`` the
     directional measures as the scorer placed them (`ScoreResult.measures`).
     """
+    items = list(contributions)
     history_rows = dict(history_rows or {})
-    measures = measures or {}
-    families: dict[str, dict[str, Any]] = {}
-    not_provided = {"contribution": 0.0, "features": []}
+    any_history = _any_history(history_rows)
+    features = np.array([str(item.get("feature", "")) for item in items], dtype=object)
+    numbers = [_number(item.get("contribution")) for item in items]
+    table = _Items(
+        features=features,
+        families=np.array([_family_position(item) for item in items], dtype=np.int64).reshape(-1),
+        status=np.array(
+            [_STATUS.get(item.get("status", "given"), explain.GIVEN) for item in items],
+            dtype=np.int8,
+        ).reshape(-1),
+        contributions=np.array(
+            [math.nan if n is None else n for n in numbers], dtype=np.float64
+        ).reshape(-1),
+        values=[item.get("value") for item in items],
+        missing=lambda i: items[i].get("missing"),
+        stories=lambda positions: np.array(
+            [
+                _STORY_INDEX[_absent_story(features[i], items[i].get("absent") or (), any_history)]
+                for i in positions.tolist()
+            ],
+            dtype=np.int64,
+        ),
+    )
+    return _reasons(table, history_rows, measures or {}, limit)
+
+
+def reasons_for_explained(
+    explained: ExplainedRow,
+    *,
+    history_rows: Mapping[str, int] | None = None,
+    measures: Mapping[str, Mapping[str, Any]] | None = None,
+    limit: int = DEFAULT_REASON_COUNT,
+) -> list[dict[str, Any]]:
+    """:func:`reasons_for` of a fresh score's explanation, read from its arrays: the same
+    reasons as ``reasons_for(explained.items(), ...)`` without building ~650 items per
+    applicant (which was a third of a batch chunk's time)."""
+    history_rows = dict(history_rows or {})
+    any_history = _any_history(history_rows)
+    static = _group_positions(explained.groups)
+    order = explained.order
+    features = static.names[order]
+    families = static.families[order]
+    status = explained.status[order]
+    contributions = explained.contributions[order]
+    values: Sequence[Any] = _Reordered(explained.values, order)
+    if explained.age_rule > 0:
+        features = np.append(features, AGE_RULE_ITEM)
+        families = np.append(families, static.age_rule_family)
+        status = np.append(status, np.int8(explain.GIVEN))
+        contributions = np.append(contributions, -explained.age_rule)
+        values = _Reordered([*explained.values, None], np.append(order, len(explained.values)))
+    columns, sent = explained.groups.columns, explained.sent
+    table = _Items(
+        features=features,
+        families=families,
+        status=status,
+        contributions=contributions,
+        values=values,
+        missing=lambda i: sorted(columns[order[i]] - sent),
+        stories=lambda positions: (
+            static.stories[order[positions]]
+            if any_history
+            else np.zeros(len(positions), dtype=np.int64)  # NO_CREDIT_HISTORY
+        ),
+    )
+    return _reasons(table, history_rows, measures or {}, limit)
+
+
+@dataclass(frozen=True)
+class _Items:
+    """Explanation items as arrays, in item order: what `_reasons` reads."""
+
+    features: np.ndarray  # object: each item's feature
+    families: np.ndarray  # each item's family, a position in _FAMILIES (-1: never named)
+    status: np.ndarray  # explain.GIVEN / NOT_PROVIDED / NO_HISTORY
+    contributions: np.ndarray  # float64; NaN: not a number, skipped
+    values: Sequence[Any]  # each item's value, as shown
+    missing: Callable[[int], Sequence[str] | None]  # a not-provided item's missing inputs
+    stories: Callable[[np.ndarray], np.ndarray]  # no-history items' positions in _STORIES
+
+
+def _reasons(
+    items: _Items,
+    history_rows: Mapping[str, int],
+    measures: Mapping[str, Mapping[str, Any]],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The reasons of explanation items. Every total is summed in item order, one item
+    after another (`np.bincount`), so it is the same float whichever way the items came."""
+    c = items.contributions
+    named = (items.families >= 0) & np.isfinite(c)
+    rising = c > 0
+    candidates: list[dict[str, Any]] = []
+
+    given = np.flatnonzero(named & (items.status == explain.GIVEN))
+    families = items.families[given]
+    totals = np.bincount(families, weights=c[given], minlength=len(_FAMILIES))
+    for f in _in_order_of_appearance(families):
+        if totals[f] <= 0:
+            continue
+        chosen = given[(families == f) & rising[given]].tolist()
+        features = items.features[chosen].tolist()
+        entry = {
+            "family": _FAMILIES[f],
+            "contribution": float(totals[f]),
+            "features": features,
+            "values": [
+                (feature, items.values[i]) for feature, i in zip(features, chosen, strict=True)
+            ],
+        }
+        if reason := _family_reason(entry, history_rows, measures):
+            candidates.append(reason)
+
+    lacking = np.flatnonzero(named & (items.status == explain.NO_HISTORY))
+    stories = items.stories(lacking)
+    story_totals = np.bincount(stories, weights=c[lacking], minlength=len(_STORIES))
     absent: dict[str, dict[str, Any]] = {}
-    # Once per applicant, not per item: a decision has hundreds of history items.
-    any_history = any(history_rows.get(t, 0) for t in HISTORY_TABLES)
-    for item in contributions:
-        contribution = _number(item.get("contribution"))
-        if contribution is None:
-            continue
-        family = _family(item)
-        if family is None:
-            continue
-        status = item.get("status", "given")
-        feature = str(item.get("feature", ""))
-        if status == "not_provided":
-            _add(not_provided, contribution, feature)
-            if contribution > 0:
-                not_provided.setdefault("inputs", []).extend(item.get("missing") or [feature])
-        elif status == "no_history":
-            code, text = _absent_story(feature, item.get("absent") or (), any_history)
-            entry = absent.setdefault(code, {"text": text, "contribution": 0.0, "features": []})
-            _add(entry, contribution, feature)
-        else:
-            entry = families.setdefault(
-                family.code, {"family": family, "contribution": 0.0, "features": []}
-            )
-            _add(entry, contribution, feature, item.get("value"))
-    candidates = [
-        reason
-        for entry in families.values()
-        if entry["contribution"] > 0 and (reason := _family_reason(entry, history_rows, measures))
-    ]
+    for story in _in_order_of_appearance(stories):
+        code, text = _STORIES[story]
+        chosen = lacking[(stories == story) & rising[lacking]]
+        absent[code] = {
+            "text": text,
+            "contribution": float(story_totals[story]),
+            "features": items.features[chosen].tolist(),
+        }
     candidates += _absent_reasons(absent, history_rows)
-    if not_provided["contribution"] > 0:
-        candidates.append(_not_provided_reason(not_provided))
+
+    unsent = np.flatnonzero(named & (items.status == explain.NOT_PROVIDED))
+    total = float(np.bincount(np.zeros(len(unsent), np.int64), weights=c[unsent], minlength=1)[0])
+    if total > 0:
+        chosen = unsent[rising[unsent]].tolist()
+        features = items.features[chosen].tolist()
+        entry: dict[str, Any] = {"contribution": total, "features": features}
+        if chosen:
+            entry["inputs"] = [
+                name
+                for i, feature in zip(chosen, features, strict=True)
+                for name in (items.missing(i) or [feature])
+            ]
+        candidates.append(_not_provided_reason(entry))
     candidates.sort(key=lambda r: r["contribution"], reverse=True)
     return candidates[:limit]
+
+
+def _in_order_of_appearance(keys: np.ndarray) -> list[int]:
+    _, first = np.unique(keys, return_index=True)
+    return keys[np.sort(first)].tolist()
+
+
+class _Reordered(Sequence):
+    """``values[order[i]]`` without copying ``values``."""
+
+    def __init__(self, values: Sequence[Any], order: np.ndarray) -> None:
+        self._values, self._order = values, order
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._values[self._order[i]]
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+
+@dataclass(frozen=True)
+class _GroupPositions:
+    names: np.ndarray  # object: each group's feature name
+    families: np.ndarray  # each group's family (a position in _FAMILIES; -1: never named)
+    stories: np.ndarray  # each group's absent-history story when the applicant has history
+    age_rule_family: int
+
+
+_BY_GROUPS: weakref.WeakKeyDictionary[FeatureGroups, _GroupPositions] = weakref.WeakKeyDictionary()
+
+
+def _group_positions(groups: FeatureGroups) -> _GroupPositions:
+    """What the reasons read of each group, worked out once per loaded model."""
+    found = _BY_GROUPS.get(groups)
+    if found is None:
+        names = groups.names
+        found = _GroupPositions(
+            names=np.array(names, dtype=object),
+            families=np.array(
+                [
+                    _family_position({"feature": name, "family": family})
+                    for name, family in zip(names, groups.families, strict=True)
+                ],
+                dtype=np.int64,
+            ),
+            stories=np.array(
+                [
+                    _STORY_INDEX[_absent_story(name, tables, True)]
+                    for name, tables in zip(names, groups.sorted_tables, strict=True)
+                ],
+                dtype=np.int64,
+            ),
+            age_rule_family=_family_position({"feature": AGE_RULE_ITEM, "family": AGE_KEY}),
+        )
+        _BY_GROUPS[groups] = found
+    return found
+
+
+def _any_history(history_rows: Mapping[str, int]) -> bool:
+    return any(history_rows.get(t, 0) for t in HISTORY_TABLES)
+
+
+def _family_position(item: Mapping[str, Any]) -> int:
+    family = _family(item)
+    return -1 if family is None else _FAMILY_POSITION[family.code]
+
+
+_FAMILIES: list[Family] = list(BY_CODE.values())
+_FAMILY_POSITION = {family.code: i for i, family in enumerate(_FAMILIES)}
+_STATUS = {
+    "given": explain.GIVEN,
+    "not_provided": explain.NOT_PROVIDED,
+    "no_history": explain.NO_HISTORY,
+}
+#: Every story `_absent_story` tells, NO_CREDIT_HISTORY first.
+_STORIES: list[tuple[str, str]] = list(
+    dict.fromkeys(
+        [
+            (NO_CREDIT_HISTORY, "No credit history"),
+            *_ABSENT_HISTORY.values(),
+            ("NO_HISTORY_PART", "Part of the credit history is not on record"),
+        ]
+    )
+)
+_STORY_INDEX = {story: i for i, story in enumerate(_STORIES)}
 
 
 # --- the pieces ------------------------------------------------------------------------------
@@ -119,16 +318,6 @@ def _family(item: Mapping[str, Any]) -> Family | None:
     if key:
         return BY_CODE.get(str(key).upper())
     return family_of(feature)
-
-
-def _add(entry: dict[str, Any], contribution: float, feature: str, value: Any = None) -> None:
-    entry["contribution"] += contribution
-    if contribution > 0:
-        entry["features"].append(feature)
-        entry.setdefault("values", []).append((feature, value))
-        top = entry.get("top")
-        if top is None or contribution > top[0]:
-            entry["top"] = (contribution, feature, value)
 
 
 def _family_reason(

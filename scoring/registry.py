@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import redis
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -39,6 +40,7 @@ from scoring.ml.data.history_store import HistoryStore, frames_from_records
 from scoring.ml.schema.contract import NO_CONTRACT, InputContract
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving.bundle import BundleError, load_bundle
+from scoring.ml.serving.explain import ExplainedRow
 from scoring.ml.serving.predict import Scorer
 from scoring.models import ModelVersion
 
@@ -58,7 +60,8 @@ class Score:
     probability_of_default: float
     logit: float
     base_value: float
-    contributions: list[dict[str, Any]]
+    #: The grouped explanation as arrays (`scoring.ml.serving.explain.ExplainedRow`).
+    explained: ExplainedRow
     model_version: ModelVersion
     latency_ms: float
     #: The applicant's rows per history table; what the age rule took off; the directional
@@ -69,6 +72,11 @@ class Score:
     #: The challenger set when this score was made (None: none), read in the same query as
     #: the active version, so deciding needs no second look-up.
     challenger_version: str | None = None
+
+    @property
+    def contributions(self) -> list[dict[str, Any]]:
+        """Every item of the explanation (`ExplainedRow.items`)."""
+        return self.explained.items()
 
 
 # --- versions ------------------------------------------------------------------------------
@@ -305,7 +313,7 @@ def score_records_with(
             probability_of_default=r.probability_of_default,
             logit=r.logit,
             base_value=r.base_value,
-            contributions=r.contributions,
+            explained=r.explained,
             model_version=model_version,
             latency_ms=each_ms,
             history_rows=r.history_rows,
@@ -314,6 +322,19 @@ def score_records_with(
         )
         for r in results
     ]
+
+
+def decision_contributions(decision: Any) -> list[dict[str, Any]]:
+    """Every item of a decision's explanation, largest first: recomputed from its stored
+    model row by the version that decided it (the same items, to the bit, as when it was
+    decided), or the list a decision made before rows were kept stores whole."""
+    if decision.feature_row is None:
+        return list(decision.contributions)
+    scorer = _scorer_for(decision.model_version)
+    row = np.frombuffer(bytes(decision.feature_row), dtype=np.float32)
+    return scorer.explain_stored(
+        row, decision.application.application_row, decision.history_rows or {}
+    ).items()
 
 
 def probabilities_for(

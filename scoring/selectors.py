@@ -105,7 +105,13 @@ def batch_applications(*, batch: BatchJob) -> QuerySet[LoanApplication]:
     # The page shows a few columns of the first rows: not their documents.
     return (
         batch.applications.select_related("applicant", "decision")
-        .defer("application_row", "history", "decision__contributions")
+        .defer(
+            "application_row",
+            "history",
+            "decision__contributions",
+            "decision__family_totals",
+            "decision__feature_row",
+        )
         .order_by("batch_row")
     )
 

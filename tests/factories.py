@@ -6,6 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from scoring.ml.serving.explain import family_totals
 from tests.scoring.ml.ml_support import SEED_APPLICATION_ROW
 
 #: The test model's required inputs (`tests/scoring/ml/ml_support.py` trains it), kept in
@@ -178,4 +179,6 @@ class DecisionFactory(factory.django.DjangoModelFactory):
     )
     base_value = -2.5
     contributions = factory.LazyFunction(_contributions)
+    # As a decision stores them: summed from its items (scoring.ml.serving.explain).
+    family_totals = factory.LazyAttribute(lambda d: family_totals(d.contributions))
     scoring_latency_ms = 12.5

@@ -193,7 +193,7 @@ def test_the_region_is_chosen_from_the_training_regions_and_decided_on(
     decision = Decision.objects.filter(application=application).first() or (
         decide.application_decide(application_id=application.pk, task_id="test")
     )
-    used = {c["feature"]: c.get("value") for c in decision.contributions}
+    used = {c["feature"]: c.get("value") for c in registry.decision_contributions(decision)}
     assert used[REGION_COLUMN] == pytest.approx(0.010006)
 
 

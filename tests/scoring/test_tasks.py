@@ -52,8 +52,10 @@ def test_submitting_queues_scoring_after_commit_and_decides_once(
     decision = Decision.objects.get(application=application)
     assert decision.model_version == trained_model and decision.policy.version == 1
     assert decision.reasons and all(reason["text"] for reason in decision.reasons)
-    total = decision.base_value + sum(c["contribution"] for c in decision.contributions)
-    assert abs(total - decision.logit) <= 1e-6
+    total = decision.base_value + sum(decision.family_totals.values())
+    assert abs(total - decision.logit) <= 1e-9
+    every = registry.decision_contributions(decision)
+    assert abs(decision.base_value + sum(c["contribution"] for c in every) - decision.logit) <= 1e-9
     assert events(AuditAction.APPLICATION_SUBMITTED, application) == 1
     decided = AuditEvent.objects.get(action=AuditAction.APPLICATION_DECIDED)
     assert decided.payload["after"]["outcome"] == decision.outcome

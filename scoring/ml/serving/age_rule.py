@@ -45,6 +45,11 @@ def neutralised_amounts(
     if ages is None:
         return np.zeros(group_sums.shape[0])
     mask = np.array([family == AGE_KEY for family in group_families], dtype=bool)
-    age_total = group_sums[:, mask].sum(axis=1)
+    if not mask.any():
+        return np.zeros(group_sums.shape[0])
+    # Summed one after another along each row (cumsum), not pairwise: `sum(axis=1)` orders
+    # the additions by the matrix's shape, and a decision's row explained again alone
+    # must give back the very amount it got in its batch.
+    age_total = np.cumsum(group_sums[:, mask], axis=1)[:, -1]
     covered = np.nan_to_num(ages, nan=0.0) >= AGE_RULE_YEARS
     return np.where(covered & (age_total > 0), age_total, 0.0)

@@ -33,14 +33,9 @@ from scoring.ml.features.single import one_applicant_row
 from scoring.ml.probability import sigmoid
 from scoring.ml.schema.contract import InputContract
 from scoring.ml.schema.tables import HISTORY_TABLES
-from scoring.ml.serving.age_rule import (
-    AGE_KEY,
-    AGE_RULE_ITEM,
-    ages_in_years,
-    neutralised_amounts,
-)
+from scoring.ml.serving.age_rule import AGE_RULE_ITEM, ages_in_years, neutralised_amounts
 from scoring.ml.serving.bundle import Bundle, BundleError, load_bundle
-from scoring.ml.serving.explain import Explanation, FeatureGroups, top_risk_factors
+from scoring.ml.serving.explain import ExplainedRow, Explanation, FeatureGroups
 from scoring.ml.serving.forest import Forest
 from scoring.ml.serving.reference import Reference
 from scoring.ml.training.learners import BASE_MODELS, LEARNERS
@@ -57,9 +52,8 @@ class ScoreResult:
     probability_of_default: float
     logit: float
     base_value: float
-    #: Every readable feature: {"feature", "value", "contribution"}, largest |c| first;
-    #: base_value + sum(contribution) == logit.
-    contributions: list[dict[str, Any]]
+    #: The grouped explanation as arrays; `contributions` builds its items.
+    explained: ExplainedRow = field(repr=False)
     #: The contributions that raise the risk most, for plain-language reasons.
     top_risk_factors: list[dict[str, Any]]
     model_version: str
@@ -72,6 +66,12 @@ class ScoreResult:
     #: ``share`` is the training population on the other side of the applicant's value, or
     #: None when the value is not on the adverse side of the median.
     measures: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def contributions(self) -> list[dict[str, Any]]:
+        """Every readable feature: {"feature", "family", "value", "contribution", "status"},
+        largest |c| first, then the age rule's item; base_value + sum(contribution) == logit."""
+        return self.explained.items()
 
 
 class Scorer:
@@ -293,46 +293,61 @@ class Scorer:
         """One result per explained row: contributions grouped to readable features, each
         with its family and whether it is about data the applicant gave; the age rule
         applied; the directional measures placed against the training population."""
+        counts = [
+            {name: int(rows.get(name, 0)) for name in HISTORY_TABLES} for rows in history_rows
+        ]
+        results = []
+        for i, explained in enumerate(self._explained(explanation, applications, counts)):
+            logit = float(explanation.logit[i]) - explained.age_rule
+            results.append(
+                ScoreResult(
+                    probability_of_default=float(sigmoid(np.asarray([logit]))[0]),
+                    logit=logit,
+                    base_value=float(explanation.base_value),
+                    explained=explained,
+                    top_risk_factors=[
+                        {**c, "description": self._describe(c["feature"])}
+                        for c in explained.rising(top)
+                    ],
+                    model_version=self.version,
+                    history_rows=counts[i],
+                    age_neutralised=explained.age_rule,
+                    measures=self._measured(explanation.values[i]),
+                )
+            )
+        return results
+
+    def _explained(
+        self,
+        explanation: Explanation,
+        applications: Sequence[Mapping[str, Any]],
+        history_rows: Sequence[Mapping[str, int]],
+    ) -> list[ExplainedRow]:
         groups = self.groups
         neutralised = neutralised_amounts(
             groups.sums(explanation.contributions),
             groups.families,
             ages_in_years(self.feature_names, explanation.values),
         )
-        results = []
-        for i, contributions in enumerate(groups.rows_many(explanation)):
-            counts = {name: int(history_rows[i].get(name, 0)) for name in HISTORY_TABLES}
-            groups.mark_given(contributions, applications[i], counts)
-            logit = float(explanation.logit[i])
-            amount = float(neutralised[i])
-            if amount > 0:
-                logit -= amount
-                contributions.append(
-                    {
-                        "feature": AGE_RULE_ITEM,
-                        "family": AGE_KEY,
-                        "value": None,
-                        "contribution": -amount,
-                        "status": "given",
-                    }
-                )
-            results.append(
-                ScoreResult(
-                    probability_of_default=float(sigmoid(np.asarray([logit]))[0]),
-                    logit=logit,
-                    base_value=float(explanation.base_value),
-                    contributions=contributions,
-                    top_risk_factors=[
-                        {**c, "description": self._describe(c["feature"])}
-                        for c in top_risk_factors(contributions, top)
-                    ],
-                    model_version=self.version,
-                    history_rows=counts,
-                    age_neutralised=amount,
-                    measures=self._measured(explanation.values[i]),
-                )
+        return groups.explained_rows(explanation, applications, history_rows, neutralised)
+
+    def explain_stored(
+        self,
+        feature_row: np.ndarray,
+        application: Mapping[str, Any],
+        history_rows: Mapping[str, int],
+    ) -> ExplainedRow:
+        """The explanation of a stored model row (a decision's): the same arrays, to the
+        bit, as when the row was scored, since the forest reads the row as float32 and the
+        row is kept as float32."""
+        X = np.asarray(feature_row, dtype=np.float32).reshape(1, -1)
+        if X.shape[1] != len(self.feature_names):
+            raise ValueError(
+                f"a stored row of {X.shape[1]} features cannot be explained by version "
+                f"{self.version} ({len(self.feature_names)} features)"
             )
-        return results
+        counts = {name: int(history_rows.get(name, 0)) for name in HISTORY_TABLES}
+        return self._explained(self.explain(X), [application], [counts])[0]
 
     def _describe(self, feature: str) -> str:
         if feature == AGE_RULE_ITEM:

@@ -12,6 +12,7 @@ keeps a stated fact true for discrete features with many ties (counts that are m
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,8 +48,16 @@ class Reference:
         return cls(features=payload.get("features", {}))
 
     def quantiles(self, feature: str) -> np.ndarray | None:
-        values = self.features.get(feature, {}).get("quantiles")
-        return None if values is None else np.asarray(values, dtype=np.float64)
+        return self._quantiles.get(feature)
+
+    @functools.cached_property
+    def _quantiles(self) -> dict[str, np.ndarray]:
+        # Read per directional measure of every decision: made arrays once, not per read.
+        return {
+            name: np.asarray(entry["quantiles"], dtype=np.float64)
+            for name, entry in self.features.items()
+            if entry.get("quantiles") is not None
+        }
 
     def median(self, feature: str) -> float | None:
         q = self.quantiles(feature)
