@@ -28,13 +28,15 @@ def manage(*args: str, db_url: str) -> subprocess.CompletedProcess:
 def test_verify_audit_trail_names_the_row_changed_in_the_sqlite_file(tmp_path) -> None:
     db = tmp_path / "credscope.sqlite3"
     url = f"sqlite:///{db}"
-    assert manage("migrate", "--noinput", db_url=url).returncode == 0
+    # The system checks (seconds: they import every URLconf) run once, in the command under
+    # test when it finds the change; setting the file up does without them.
+    assert manage("migrate", "--noinput", "--skip-checks", db_url=url).returncode == 0
     script = (
         "from audits import trail; from audits.actions import AuditAction\n"
         "for i in range(4): trail.record(action=AuditAction.TRAIL_VERIFIED, payload={'i': i})"
     )
     assert manage("shell", "-c", script, db_url=url).returncode == 0
-    intact = manage("verify_audit_trail", db_url=url)
+    intact = manage("verify_audit_trail", "--skip-checks", db_url=url)
     assert intact.returncode == 0, intact.stderr
     assert "audit trail intact: 4 event(s)" in intact.stdout
 
