@@ -86,7 +86,9 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument(
-        "--pstats", type=Path, help="also write the chunk's cProfile here (pstats format)"
+        "--pstats",
+        type=Path,
+        help="also write the chunk's cProfile here (pstats format; the intake's beside it)",
     )
     args = parser.parse_args()
     env = {
@@ -147,6 +149,7 @@ def main() -> None:
     chunk_rows = settings.CREDSCOPE_BATCH_CHUNK_SIZE
     if args.pstats:
         chunk_profile.dump_stats(args.pstats)
+        intake_profile.dump_stats(args.pstats.with_suffix(".intake.pstats"))
     print(
         json.dumps(
             {

@@ -561,7 +561,9 @@ def main() -> None:
     rows = application_rows(5000)
     log(f"{len(rows)} application rows from {SAMPLE.name}")
     known = known_applicants(args.history_data, len(rows))
-    online_rows = [{**row, "external_id": i} for row, i in zip(rows, known, strict=True)] or rows
+    online_rows = (
+        [{**row, "external_id": i} for row, i in zip(rows, known, strict=True)] if known else rows
+    )
 
     port = free_port()
     web = Process(
