@@ -365,6 +365,9 @@ def _plain_fact(family: Family, entry: Mapping[str, Any], history_rows: Mapping[
     label = COLUMN_LABELS.get(feature) or _words(feature)
     if feature == "DAYS_BIRTH" and isinstance(value, int | float):
         return f"{label}: {-value / 365.25:.0f} years"
+    if feature.startswith("DAYS_") and isinstance(value, int | float) and value <= 0:
+        # Kaggle counts days backwards from the application ("ID document issued: -4,415").
+        return f"{label}: {-value:,.0f} days ago"
     if isinstance(value, float):
         value = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
     return f"{label}: {value}"

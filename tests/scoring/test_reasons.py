@@ -191,3 +191,12 @@ def test_every_model_feature_tells_a_specific_story() -> None:
     """Guards the feature names of scoring/ml/features/: a renamed one must not fall through."""
     unexplained = [name for name in feature_names() if family_of(name) is FALLBACK]
     assert unexplained == []
+
+
+def test_a_day_count_is_stated_as_days_ago_not_as_kaggles_negative_number() -> None:
+    reasons = reasons_for(
+        contributions(("DAYS_ID_PUBLISH", -4415.0, 0.3)), history_rows=ALL_HISTORY
+    )
+    assert len(reasons) == 1
+    assert reasons[0]["fact"].endswith(": 4,415 days ago")
+    assert "-4" not in reasons[0]["fact"]
