@@ -35,7 +35,7 @@ from scoring.ml.features.families import BY_CODE, COLUMN_LABELS, Family, family_
 from scoring.ml.schema.tables import HISTORY_TABLES
 from scoring.ml.serving import explain
 from scoring.ml.serving.age_rule import AGE_KEY, AGE_RULE_ITEM
-from scoring.ml.serving.explain import ExplainedRow, FeatureGroups
+from scoring.ml.serving.explain import ExplainedRow, FeatureGroups, in_order_of_appearance
 
 DEFAULT_REASON_COUNT = 4
 NOT_PROVIDED = "NOT_PROVIDED"
@@ -175,7 +175,7 @@ def _reasons(
     given = np.flatnonzero(named & (items.status == explain.GIVEN))
     families = items.families[given]
     totals = np.bincount(families, weights=c[given], minlength=len(_FAMILIES))
-    for f in _in_order_of_appearance(families):
+    for f in in_order_of_appearance(families):
         if totals[f] <= 0:
             continue
         chosen = given[(families == f) & rising[given]].tolist()
@@ -195,7 +195,7 @@ def _reasons(
     stories = items.stories(lacking)
     story_totals = np.bincount(stories, weights=c[lacking], minlength=len(_STORIES))
     absent: dict[str, dict[str, Any]] = {}
-    for story in _in_order_of_appearance(stories):
+    for story in in_order_of_appearance(stories):
         code, text = _STORIES[story]
         chosen = lacking[(stories == story) & rising[lacking]]
         absent[code] = {
@@ -220,11 +220,6 @@ def _reasons(
         candidates.append(_not_provided_reason(entry))
     candidates.sort(key=lambda r: r["contribution"], reverse=True)
     return candidates[:limit]
-
-
-def _in_order_of_appearance(keys: np.ndarray) -> list[int]:
-    _, first = np.unique(keys, return_index=True)
-    return keys[np.sort(first)].tolist()
 
 
 class _Reordered(Sequence):

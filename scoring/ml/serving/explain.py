@@ -153,12 +153,17 @@ class ExplainedRow:
             np.where(status == NOT_PROVIDED, len(keys) - 2, len(keys) - 1),
         )
         sums = np.bincount(index, weights=self.contributions[order], minlength=len(keys))
-        _, first = np.unique(index, return_index=True)  # the keys in order of appearance
-        seen = index[np.sort(first)].tolist()
-        totals = {keys[i]: float(sums[i]) for i in seen}
+        totals = {keys[i]: float(sums[i]) for i in in_order_of_appearance(index)}
         if self.age_rule > 0:
             totals[AGE_KEY] = totals.get(AGE_KEY, 0.0) - self.age_rule
         return totals
+
+
+def in_order_of_appearance(keys: np.ndarray) -> list[int]:
+    """The distinct values of ``keys`` in the order they first appear (as a dict built item
+    by item would hold them)."""
+    _, first = np.unique(keys, return_index=True)
+    return keys[np.sort(first)].tolist()
 
 
 def family_totals(contributions: Sequence[Mapping[str, Any]]) -> dict[str, float]:
@@ -385,6 +390,8 @@ class FeatureGroups:
         return {name: g for g, name in enumerate(self.names)}
 
     def describe(self, feature: str) -> str:
+        if feature == AGE_RULE_ITEM:
+            return "age rule: age may not count against an applicant aged 62 or over"
         return self.descriptions[self._index[feature]]
 
 

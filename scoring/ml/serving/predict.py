@@ -33,7 +33,7 @@ from scoring.ml.features.single import one_applicant_row
 from scoring.ml.probability import sigmoid
 from scoring.ml.schema.contract import InputContract
 from scoring.ml.schema.tables import HISTORY_TABLES
-from scoring.ml.serving.age_rule import AGE_RULE_ITEM, ages_in_years, neutralised_amounts
+from scoring.ml.serving.age_rule import ages_in_years, neutralised_amounts
 from scoring.ml.serving.bundle import Bundle, BundleError, load_bundle
 from scoring.ml.serving.explain import ExplainedRow, Explanation, FeatureGroups
 from scoring.ml.serving.forest import Forest
@@ -54,8 +54,6 @@ class ScoreResult:
     base_value: float
     #: The grouped explanation as arrays; `contributions` builds its items.
     explained: ExplainedRow = field(repr=False)
-    #: The contributions that raise the risk most, for plain-language reasons.
-    top_risk_factors: list[dict[str, Any]]
     model_version: str
     features: dict[str, float | None] = field(default_factory=dict, repr=False)
     #: Rows the applicant has in each history table (0: none; no-history items).
@@ -72,6 +70,13 @@ class ScoreResult:
         """Every readable feature: {"feature", "family", "value", "contribution", "status"},
         largest |c| first, then the age rule's item; base_value + sum(contribution) == logit."""
         return self.explained.items()
+
+    @property
+    def top_risk_factors(self) -> list[dict[str, Any]]:
+        """The five contributions that raise the risk most, each with its description
+        (built when asked: deciding reads the reasons instead)."""
+        describe = self.explained.groups.describe
+        return [{**c, "description": describe(c["feature"])} for c in self.explained.rising(5)]
 
 
 class Scorer:
@@ -171,8 +176,6 @@ class Scorer:
         self,
         application: Mapping[str, Any],
         history: Mapping[str, Any] | None = None,
-        *,
-        top: int = 5,
     ) -> ScoreResult:
         """Score and explain one applicant.
 
@@ -183,7 +186,7 @@ class Scorer:
         """
         X = self.features_one(application, history)
         explanation = self.explain(X)
-        result = self._results(explanation, top, [dict(application)], [_row_counts(history)])[0]
+        result = self._results(explanation, [dict(application)], [_row_counts(history)])[0]
         result.features = {
             n: (None if np.isnan(v) else float(v))
             for n, v in zip(self.feature_names, X[0], strict=True)
@@ -194,8 +197,6 @@ class Scorer:
         self,
         applications: Sequence[Mapping[str, Any]],
         histories: Sequence[Mapping[str, Any] | None],
-        *,
-        top: int = 5,
     ) -> list[ScoreResult]:
         """Score and explain many applicants in one feature build and one SHAP pass.
 
@@ -206,7 +207,7 @@ class Scorer:
         X, counts = self._matrix_and_history_rows(applications, histories)
         if X is None:
             return []
-        return self._results(self.explain(X), top, list(applications), counts)
+        return self._results(self.explain(X), list(applications), counts)
 
     def probabilities_many(
         self,
@@ -286,7 +287,6 @@ class Scorer:
     def _results(
         self,
         explanation: Explanation,
-        top: int,
         applications: Sequence[Mapping[str, Any]],
         history_rows: Sequence[Mapping[str, int]],
     ) -> list[ScoreResult]:
@@ -305,10 +305,6 @@ class Scorer:
                     logit=logit,
                     base_value=float(explanation.base_value),
                     explained=explained,
-                    top_risk_factors=[
-                        {**c, "description": self._describe(c["feature"])}
-                        for c in explained.rising(top)
-                    ],
                     model_version=self.version,
                     history_rows=counts[i],
                     age_neutralised=explained.age_rule,
@@ -348,11 +344,6 @@ class Scorer:
             )
         counts = {name: int(history_rows.get(name, 0)) for name in HISTORY_TABLES}
         return self._explained(self.explain(X), [application], [counts])[0]
-
-    def _describe(self, feature: str) -> str:
-        if feature == AGE_RULE_ITEM:
-            return "age rule: age may not count against an applicant aged 62 or over"
-        return self.groups.describe(feature)
 
     def _measured(self, values: np.ndarray) -> dict[str, dict[str, Any]]:
         out = {}
