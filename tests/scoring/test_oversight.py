@@ -229,17 +229,7 @@ def test_the_comparison_counts_agreement_matrix_shift_and_approval_change() -> N
         ((0.30, "REJECT"), (0.31, "REJECT")),
     ]
     for (pd, outcome), (cpd, coutcome) in pairs:
-        decision = DecisionFactory(
-            model_version=champion, probability_of_default=pd, outcome=outcome
-        )
-        ChallengerScore.objects.create(
-            decision=decision,
-            model_version=challenger,
-            probability_of_default=cpd,
-            risk_band="LOW",
-            outcome=coutcome,
-            scoring_latency_ms=1.0,
-        )
+        _challenger_scored(champion, challenger, pd, outcome, cpd, coutcome)
     result = oversight.challenger_comparison(model_version=challenger)
     assert result["decisions"] == 4 and result["agreement"] == 0.5
     matrix = {row["champion"]: row["cells"] for row in result["matrix"]}
@@ -443,17 +433,7 @@ def test_realized_performance_reads_recorded_outcomes(model_admin) -> None:
         (0.02, "APPROVE", 0.01, "APPROVE", None),  # not recorded: not counted
     ]
     for pd, outcome, cpd, coutcome, loan in rows:
-        decision = DecisionFactory(
-            model_version=champion, probability_of_default=pd, outcome=outcome
-        )
-        ChallengerScore.objects.create(
-            decision=decision,
-            model_version=challenger,
-            probability_of_default=cpd,
-            risk_band="LOW",
-            outcome=coutcome,
-            scoring_latency_ms=1.0,
-        )
+        decision = _challenger_scored(champion, challenger, pd, outcome, cpd, coutcome)
         if loan:
             LoanOutcome.objects.create(
                 application=decision.application,
@@ -472,3 +452,17 @@ def test_realized_performance_reads_recorded_outcomes(model_admin) -> None:
     assert champ["expected_default_rate"] == pytest.approx((0.03 + 0.04 + 0.06 + 0.09) / 4)
     status = oversight.drift_status(model_version=champion)
     assert status["realized"]["rows"] == 4 and status["realized"]["defaulted"] == 2
+
+
+def _challenger_scored(champion, challenger, pd, outcome, cpd, coutcome) -> Decision:
+    """A decision of `champion` (PD, outcome) that `challenger` scored (cpd, coutcome)."""
+    decision = DecisionFactory(model_version=champion, probability_of_default=pd, outcome=outcome)
+    ChallengerScore.objects.create(
+        decision=decision,
+        model_version=challenger,
+        probability_of_default=cpd,
+        risk_band="LOW",
+        outcome=coutcome,
+        scoring_latency_ms=1.0,
+    )
+    return decision
