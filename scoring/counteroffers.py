@@ -66,9 +66,8 @@ def counteroffer_search(
             "or lengthen"
         )
         return document
-    scorer_reference = registry.scorer_reference(model_version)
-    longest = _longest_term(scorer_reference)
-    contract = InputContract.from_reference(scorer_reference, version=model_version.version)
+    longest = _longest_term(registry.scorer_reference(model_version))
+    contract = registry.scorer_contract(model_version)
     candidates = [
         c
         for c in search.candidates(application_row, longest_term_months=longest)

@@ -12,7 +12,6 @@ import json
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from credscope_site.roles import Perm
@@ -38,8 +37,8 @@ def drift_report_record(
     if model_version is None:
         return None
     report = oversight.drift_status(model_version=model_version)
-    # JSON-ready once (NaN-free floats, numpy scalars as numbers) before it is stored.
-    report = json.loads(json.dumps(report, cls=DjangoJSONEncoder, default=float))
+    # JSON-ready once (numpy scalars as plain numbers) before it is stored.
+    report = json.loads(json.dumps(report, default=float))
     worst = report.get("worst_psi")
     return DriftReport.objects.create(
         model_version=model_version,

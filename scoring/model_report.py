@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from applicants.models import Applicant
 from applicants.presentation import feature_label
 from scoring.fairness import held_out_audit
 from scoring.ml.features.build import AGE_BANDS
@@ -34,8 +33,6 @@ METRIC_HELP: dict[str, str] = {
 }
 PERCENT_METRICS = ("roc_auc", "gini", "ks", "oracle_roc_auc", "observed_rate")
 BASE_MODEL_LABELS = {"lightgbm": "LightGBM", "xgboost": "XGBoost", "catboost": "CatBoost"}
-#: Values that mean "not recorded", left out of group comparisons (rows are still counted).
-UNKNOWN_GROUPS = frozenset({"unknown", "", Applicant.Gender.UNKNOWN.value})
 _AGE_ORDER = {label: i for i, (label, *_bounds) in enumerate(AGE_BANDS)}
 
 

@@ -356,6 +356,11 @@ def scorer_reference(model_version: ModelVersion) -> dict[str, Any]:
     return _scorer_for(model_version).bundle.reference
 
 
+def scorer_contract(model_version: ModelVersion) -> InputContract:
+    """A version's input contract, as its loaded scorer holds it (built once per load)."""
+    return _scorer_for(model_version).input_contract
+
+
 def feature_values(
     *,
     model_version: ModelVersion,
