@@ -81,8 +81,9 @@ class InputContract:
         ``domain``: the robust training range widened by a margin), naming the range."""
         errors: dict[str, str] = {}
         model = f"model version {self.version}" if self.version else "the active model"
+        domains = self._domains
         for name, value in row.items():
-            domain = (self.inputs.get(name) or {}).get("domain")
+            domain = domains.get(name)
             if domain is None or isinstance(value, str):
                 continue
             low, high = domain
@@ -92,6 +93,14 @@ class InputContract:
                     f"(accepted: {low:,.6g} to {high:,.6g})"
                 )
         return errors
+
+    @cached_property  # asked for every value of every row of a batch
+    def _domains(self) -> dict[str, tuple[float, float]]:
+        return {
+            name: tuple(entry["domain"])
+            for name, entry in self.inputs.items()
+            if entry and entry.get("domain") is not None
+        }
 
     def errors(self, row: Mapping[str, Any], *, known: Mapping[str, str] = {}) -> dict[str, str]:
         """Everything this contract says against a row the shared rules already checked
