@@ -12,8 +12,8 @@ Values go through the fields' own `pre_save` and `get_db_prep_save` (auto_now_ad
 adaptation, decimals), as in `bulk_create`, except where that is known to hand the value back
 unchanged: a str for a text field, an int for an integer field or a key to an integer key, a
 float, a bool (COPY writes those exactly as the prepared value). Those ~390,000 calls took a
-sixth of a 10,000-row upload's profiled intake. Other databases (SQLite in development and tests), and inserts too small to gain
-from it, use `bulk_create`.
+sixth of a 10,000-row upload's profiled intake. Other databases (SQLite in development and
+tests), and inserts too small to gain from it, use `bulk_create`.
 """
 
 from __future__ import annotations
