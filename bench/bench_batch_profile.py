@@ -5,9 +5,9 @@ In a PostgreSQL database of its own (default `credscope_bench_profile`, created 
 if needed), with the model bundle `--bundle` active, it uploads `--rows` real Kaggle rows
 (../shared, cycled) through `batch_intake.batch_create` (the broker call stubbed out: nothing
 else scores them), then decides the batch's first chunk (CREDSCOPE_BATCH_CHUNK_SIZE rows)
-through `chunks.batch_chunk_decide` (which saves its rows first), each once plainly (wall and
-CPU seconds) and once under cProfile. The profile gives each step's share of the profiled
-time: on a shared machine wall times follow the load, the shares much less.
+through `chunks.batch_chunk_decide`, each once plainly (wall and CPU seconds) and once under
+cProfile. The profile gives each step's share of the profiled time: on a shared machine wall
+times follow the load, the shares much less.
 
     .venv/bin/python bench/bench_batch_profile.py --bundle DIR [--rows 10000]
 """
@@ -40,11 +40,10 @@ INTAKE_STEPS = {
     "parse_csv": ("applicants/services/batch_intake.py", "parse_csv"),
     "validate": ("applicants/services/batch_intake.py", "_clean_lines"),
     "resubmission_warnings": ("applicants/services/batch_intake.py", "resubmission_warnings"),
-    "store_valid_rows": ("applicants/services/batch_intake.py", "_store_valid_rows"),
-    "audit_event": ("audits/trail.py", "record"),
+    "save_rows": ("applicants/services/batch_intake.py", "_save_rows"),
+    "audit_events": ("audits/trail.py", "record_many"),
 }
 CHUNK_STEPS = {
-    "save_rows": ("scoring/chunks.py", "_save_intake"),
     "claim": ("scoring/chunks.py", "_claim_chunk"),
     "score_features_shap": ("scoring/decide.py", "_score"),
     "decide_and_save": ("scoring/decide.py", "_decide_scored"),

@@ -1,15 +1,12 @@
 """A batch split into chunk tasks, so that any number of workers, on any machines, share it.
 
-`score_batch` plans: it starts the batch and sends one `score_batch_chunk` per range of
-`batch_row` (a Celery group): one per intake entry the upload stored (`BatchIntakeChunk`, rows
-not yet saved as applications), and the SUBMITTED rows cut into ranges of
-CREDSCOPE_BATCH_CHUNK_SIZE. Each chunk first saves its intake rows as SUBMITTED applications
-with their audit events and claims its rows, in one transaction that deletes the intake entry;
-then it decides them through `scoring.decide`, and asks whether the batch is complete; the
-chunk that finds no row left to save or score finishes it. No counter is kept: progress is
-counted from the rows' own states in one statement (`scoring.selectors.batch_progress`), so
-concurrent chunks cannot lose an update, and a chunk retried or redelivered counts nothing
-twice.
+`score_batch` plans: it starts the batch and cuts its SUBMITTED rows into ranges of
+`batch_row` of CREDSCOPE_BATCH_CHUNK_SIZE rows, and sends one `score_batch_chunk` per range
+(a Celery group). Each chunk claims its rows with one conditional update, decides them through
+`scoring.decide`, and then asks whether the batch is complete; the chunk that finds no row
+left to score finishes it. No counter is kept: progress is counted from the rows' own states
+in one statement (`scoring.selectors.batch_progress`), so concurrent chunks cannot lose an
+update, and a chunk retried or redelivered counts nothing twice.
 
 Why ranges and not a chord: a chord's callback waits on every header result in the result
 backend and fails as a whole when one chunk fails; here a failed chunk is retried alone (same
@@ -28,30 +25,24 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from applicants.models import Applicant, LoanApplication
-from applicants.rows import applicant_fields, application_fields, submitted_payload
+from applicants.models import LoanApplication
 from audits import trail
 from audits.actions import AuditAction
-from credscope_site.bulk import bulk_insert
 from scoring.decide import MAX_FAILURE_REASON, application_mark_failed, claimed_decide
-from scoring.models import BatchIntakeChunk, BatchJob
+from scoring.models import BatchJob
 from scoring.selectors import batch_progress
 
 logger = logging.getLogger(__name__)
 
 Status = LoanApplication.Status
 
-#: A range of `batch_row` holding every row of any batch (the column is a 32-bit integer).
-EVERY_ROW = (1, 2**31 - 1)
-
 
 def batch_chunks_plan(*, batch_id: int) -> list[tuple[int, int]]:
     """Start the batch (QUEUED -> RUNNING) and split its rows left to score into ranges of
     `batch_row` of at most CREDSCOPE_BATCH_CHUNK_SIZE applications, one chunk task each.
 
-    Safe to call again (the sweeper does, for an idle batch): only rows not yet saved and
-    SUBMITTED rows are planned, and a range that overlaps a running chunk costs nothing, since
-    each intake entry is saved once and each row is claimed once.
+    Safe to call again (the sweeper does, for an idle batch): only SUBMITTED rows are planned,
+    and a range that overlaps a running chunk costs nothing, since each row is claimed once.
     """
     batch = BatchJob.objects.get(pk=batch_id)
     if batch.status in (BatchJob.Status.DONE, BatchJob.Status.FAILED):
@@ -59,22 +50,16 @@ def batch_chunks_plan(*, batch_id: int) -> list[tuple[int, int]]:
     BatchJob.objects.filter(pk=batch_id, status=BatchJob.Status.QUEUED).update(
         status=BatchJob.Status.RUNNING
     )
-    unsaved = list(
-        BatchIntakeChunk.objects.filter(batch_id=batch_id)
-        .order_by("first_row")
-        .values_list("first_row", "last_row")
-    )
     rows = list(
         LoanApplication.objects.filter(batch_id=batch_id, status=Status.SUBMITTED)
         .order_by("batch_row")
         .values_list("batch_row", flat=True)
     )
-    if not unsaved and not rows:  # nothing left (every row invalid, or all decided): finish
+    if not rows:  # nothing left (every row invalid, or all decided): finish now
         batch_finish_if_complete(batch_id=batch_id)
         return []
     size = settings.CREDSCOPE_BATCH_CHUNK_SIZE
-    saved = [(rows[i], rows[min(i + size, len(rows)) - 1]) for i in range(0, len(rows), size)]
-    return sorted(unsaved + saved)
+    return [(rows[i], rows[min(i + size, len(rows)) - 1]) for i in range(0, len(rows), size)]
 
 
 def batch_chunk_decide(
@@ -112,21 +97,18 @@ def _claim_chunk(
     batch_id: int, first_row: int, last_row: int, task_id: str
 ) -> list[LoanApplication]:
     """The chunk's rows this task holds: those it claimed before (a redelivered task carries
-    on) and those still SUBMITTED, claimed now with one conditional update, after its rows
-    still in the intake are saved (in the same transaction: no other task claims them first)."""
+    on) and those still SUBMITTED, claimed now with one conditional update."""
     rows = LoanApplication.objects.filter(
         batch_id=batch_id, batch_row__gte=first_row, batch_row__lte=last_row
     )
-    with transaction.atomic():
-        _save_intake(batch_id, first_row, last_row)
-        now = timezone.now()
-        rows.filter(status=Status.SUBMITTED).update(
-            status=Status.SCORING,
-            scoring_claim=task_id,
-            scoring_claimed_at=now,
-            attempts=F("attempts") + 1,
-            updated_at=now,
-        )
+    now = timezone.now()
+    rows.filter(status=Status.SUBMITTED).update(
+        status=Status.SCORING,
+        scoring_claim=task_id,
+        scoring_claimed_at=now,
+        attempts=F("attempts") + 1,
+        updated_at=now,
+    )
     return list(
         rows.filter(status=Status.SCORING, scoring_claim=task_id)
         .select_related("applicant")
@@ -134,67 +116,11 @@ def _claim_chunk(
     )
 
 
-def _save_intake(batch_id: int, first_row: int, last_row: int) -> int:
-    """Save the batch's intake rows within first_row..last_row as SUBMITTED applications
-    (channel "batch", each with its applicant and SUBMITTED event, the uploader as actor),
-    and delete their intake entries; inside the caller's transaction. Returns how many.
-
-    The entries are locked first: a second delivery of the same chunk waits here, then finds
-    them gone, so each row is saved once.
-    """
-    waiting = list(
-        BatchIntakeChunk.objects.select_for_update()
-        .filter(batch_id=batch_id, first_row__gte=first_row, last_row__lte=last_row)
-        .order_by("first_row")
-    )
-    if not waiting:
-        return 0
-    actor = BatchJob.objects.select_related("created_by").get(pk=batch_id).created_by
-    lines = [(entry, *line) for entry in waiting for line in entry.rows]
-    applicants = bulk_insert(
-        Applicant,
-        [
-            Applicant(**applicant_fields(row, full_name, external_id, actor))
-            for _, _, row, external_id, full_name in lines
-        ],
-    )
-    applications = bulk_insert(
-        LoanApplication,
-        [
-            LoanApplication(
-                applicant=applicant,
-                batch_id=batch_id,
-                batch_row=number,
-                **application_fields(row, {}, actor, LoanApplication.Channel.BATCH),
-            )
-            for applicant, (_, number, row, _, _) in zip(applicants, lines, strict=True)
-        ],
-    )
-    trail.record_many(
-        [
-            {
-                "action": AuditAction.APPLICATION_SUBMITTED,
-                "actor": actor,
-                "target": application,
-                "payload": submitted_payload(application),
-                "request_id": entry.request_id,
-            }
-            for application, (entry, *_) in zip(applications, lines, strict=True)
-        ]
-    )
-    BatchIntakeChunk.objects.filter(pk__in=[entry.pk for entry in waiting]).delete()
-    return len(applications)
-
-
 def batch_finish_if_complete(*, batch_id: int) -> bool:
-    """Mark the batch DONE (with its audit event) once none of its rows is left to save or
-    score."""
-    pending = (
-        BatchIntakeChunk.objects.filter(batch_id=batch_id).exists()
-        or LoanApplication.objects.filter(
-            batch_id=batch_id, status__in=[Status.SUBMITTED, Status.SCORING]
-        ).exists()
-    )
+    """Mark the batch DONE (with its audit event) once none of its rows is left to score."""
+    pending = LoanApplication.objects.filter(
+        batch_id=batch_id, status__in=[Status.SUBMITTED, Status.SCORING]
+    ).exists()
     if pending:
         return False
     with transaction.atomic():
@@ -223,12 +149,7 @@ def batch_chunk_mark_failed(
     *, batch_id: int, first_row: int, last_row: int, task_id: str, reason: str
 ) -> int:
     """A chunk task failed for good: fail the chunk's rows it left unscored (the other chunks
-    go on), then finish the batch if this was the last chunk. Returns how many it failed.
-
-    Its rows still in the intake are saved first, so that they are failed and reported, not
-    left waiting forever."""
-    with transaction.atomic():
-        _save_intake(batch_id, first_row, last_row)
+    go on), then finish the batch if this was the last chunk. Returns how many it failed."""
     unscored = LoanApplication.objects.filter(
         batch_id=batch_id, batch_row__gte=first_row, batch_row__lte=last_row
     ).filter(Q(status=Status.SUBMITTED) | Q(status=Status.SCORING, scoring_claim=task_id))
@@ -243,10 +164,7 @@ def batch_chunk_mark_failed(
 
 
 def batch_mark_failed(*, batch_id: int, task_id: str, reason: str) -> bool:
-    """The batch task failed for good: fail the rows it left unsaved or unscored, then the
-    batch."""
-    with transaction.atomic():
-        _save_intake(batch_id, *EVERY_ROW)
+    """The batch task failed for good: fail the rows it left unscored, then the batch."""
     unscored = LoanApplication.objects.filter(batch_id=batch_id).filter(
         Q(status=Status.SUBMITTED) | Q(status=Status.SCORING, scoring_claim=task_id)
     )

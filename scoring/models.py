@@ -275,33 +275,6 @@ class BatchJob(models.Model):
         return f"batch #{self.pk} {self.filename}"
 
 
-class BatchIntakeChunk(models.Model):
-    """Valid rows of an uploaded batch, not yet saved as applications.
-
-    The upload validates the whole file and stores its valid rows here, one entry per chunk
-    task, in the transaction that creates the batch; it answers then. The chunk task saves
-    its rows as applicants and applications (with their SUBMITTED events), deletes the entry
-    in the same transaction and scores them. So the work of saving 10,000 rows is shared by
-    the workers, beside the scoring, instead of holding the upload's request for seconds.
-    """
-
-    batch = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="intake_chunks")
-    first_row = models.PositiveIntegerField()
-    last_row = models.PositiveIntegerField()
-    # [[row number, cleaned application row, SK_ID_CURR or null, full name], ...]
-    rows = DocumentJSONField()
-    # The upload's request id, carried into each application's SUBMITTED event.
-    request_id = models.CharField(max_length=64, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["batch", "first_row"], name="batch_intake_chunk_once"),
-        ]
-
-    def __str__(self) -> str:
-        return f"batch #{self.batch_id} rows {self.first_row}-{self.last_row} (not yet saved)"
-
-
 class DecisionOverride(models.Model):
     """A person's decision on a REFER, stored beside the model's decision, never over it."""
 

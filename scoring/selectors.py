@@ -135,17 +135,13 @@ def batch_progress(*, batch: BatchJob) -> dict[str, Any]:
             outcomes[outcome] = outcomes.get(outcome, 0) + n
     decided = by_status.get(Status.DECIDED, 0)
     failed = by_status.get(Status.FAILED, 0)
-    scoring = by_status.get(Status.SCORING, 0)
     finished_rows = decided + failed + batch.invalid_rows
-    # Every valid row becomes an application, but a chunk saves its rows only when it starts
-    # (scoring.chunks): rows still in the intake count as submitted.
-    valid = batch.total_rows - batch.invalid_rows
     return {
         "total_rows": batch.total_rows,
         "invalid": batch.invalid_rows,
-        "valid": valid,
-        "submitted": valid - decided - failed - scoring,
-        "scoring": scoring,
+        "valid": sum(by_status.values()),
+        "submitted": by_status.get(Status.SUBMITTED, 0),
+        "scoring": by_status.get(Status.SCORING, 0),
         "decided": decided,
         "failed": failed,
         "processed": finished_rows,
@@ -187,11 +183,8 @@ def batch_results_rows(
 
     A generator for a streaming response: it reads the batch's applications in chunks by
     row number (keyset, so each query is an index range scan), the needed columns only, and
-    fills the lines in between: invalid rows from the batch's recorded errors, and, while
-    the batch runs, valid rows still in its intake (not yet saved by their chunk) as
-    SUBMITTED."""
+    fills the lines of invalid rows from the batch's recorded errors in between."""
     yield list(RESULT_COLUMNS)
-    waiting = _rows_in_intake(batch)
     applications = batch.applications.order_by("batch_row").values_list(
         *_RESULT_FIELDS, _reason_texts()
     )
@@ -201,7 +194,7 @@ def batch_results_rows(
         for values in chunk:
             row = values[0]
             while number < row:
-                yield _unsaved_line(batch, number, waiting)
+                yield _invalid_line(batch, number)
                 number += 1
             yield _result_line(values, _errors_text(batch.row_warnings.get(str(row))))
             number = row + 1
@@ -209,35 +202,8 @@ def batch_results_rows(
             break
         last = chunk[-1][0]
     while number <= batch.total_rows:
-        yield _unsaved_line(batch, number, waiting)
+        yield _invalid_line(batch, number)
         number += 1
-
-
-def _rows_in_intake(batch: BatchJob) -> dict[int, tuple[int | None, str]]:
-    """{row number: (SK_ID_CURR, name)} of the valid rows no chunk has saved yet."""
-    return {
-        number: (external_id, full_name)
-        for rows in batch.intake_chunks.values_list("rows", flat=True)
-        for number, _, external_id, full_name in rows
-    }
-
-
-def _unsaved_line(
-    batch: BatchJob, number: int, waiting: dict[int, tuple[int | None, str]]
-) -> list[str]:
-    if number not in waiting:
-        return _invalid_line(batch, number)
-    external_id, full_name = waiting[number]
-    return [
-        str(number),
-        _text(external_id),
-        full_name,
-        "",
-        LoanApplication.Status.SUBMITTED,
-        *[""] * 6,
-        "",
-        _errors_text(batch.row_warnings.get(str(number))),
-    ]
 
 
 def _reason_texts() -> Func | F:

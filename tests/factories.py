@@ -6,7 +6,6 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from applicants.models import LoanApplication
 from scoring.ml.serving.explain import family_totals
 from tests.scoring.ml.ml_support import SEED_APPLICATION_ROW
 
@@ -183,11 +182,3 @@ class DecisionFactory(factory.django.DjangoModelFactory):
     # As a decision stores them: summed from its items (scoring.ml.serving.explain).
     family_totals = factory.LazyAttribute(lambda d: family_totals(d.contributions))
     scoring_latency_ms = 12.5
-
-
-def batch_valid_rows(batch) -> list[int]:
-    """The row numbers of a batch taken as valid: those still in its intake (not yet saved by
-    their chunk task) and those saved as applications."""
-    waiting = [line[0] for entry in batch.intake_chunks.all() for line in entry.rows]
-    saved = LoanApplication.objects.filter(batch=batch).values_list("batch_row", flat=True)
-    return sorted([*waiting, *saved])

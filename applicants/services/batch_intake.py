@@ -4,14 +4,9 @@
 one application per line; an optional SK_ID_CURR column links a row to known history), checks
 the file as a whole (size, row count, header), validates every row with the same rules as the
 other doors (`scoring.ml.schema.records.clean_application(from_text=True)`), and in one
-transaction saves the batch with each bad row's errors, its valid rows as they were cleaned
-(one `BatchIntakeChunk` per chunk task), and the batch's own audit event. After the commit
-the batch is queued, and it answers.
-
-The whole file is taken or refused at once: the valid rows are stored with the batch, so none
-is lost. Each chunk task (`scoring.chunks`) then saves its rows as SUBMITTED applications
-(channel "batch") with their audit events, and scores them: the workers share the saving,
-which held a 10,000-row upload's request for ~4.5 s when the request did it all.
+transaction saves the batch with each bad row's errors, every valid row as a SUBMITTED
+application (channel "batch") with its audit event, and the batch's own audit event. After
+the commit the batch is queued; `scoring.chunks` splits it into chunk tasks.
 """
 
 from __future__ import annotations
@@ -32,11 +27,16 @@ from django.db.models import Max
 from django.utils import timezone
 
 from applicants.models import Applicant, LoanApplication
-from applicants.services.submit import storage_errors
+from applicants.services.submit import (
+    applicant_fields,
+    application_fields,
+    storage_errors,
+    submitted_payload,
+)
 from audits import trail
 from audits.actions import AuditAction
 from credscope_site import formatting
-from credscope_site.middleware import current_request_id
+from credscope_site.bulk import bulk_insert
 from credscope_site.roles import Perm
 from credscope_site.validators import BIGINT_MAX
 from scoring import queue, registry
@@ -47,7 +47,7 @@ from scoring.ml.schema.records import (
     REQUIRED_APPLICATION_COLUMNS,
     clean_applications_from_text,
 )
-from scoring.models import BatchIntakeChunk, BatchJob
+from scoring.models import BatchJob
 
 EXTERNAL_ID_COLUMN = "SK_ID_CURR"
 # Optional: the applicant's name, shown in the lists (not a model input).
@@ -195,7 +195,7 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
             row_warnings=row_warnings,
             finished_at=None if valid else timezone.now(),
         )
-        _store_valid_rows(batch, valid)
+        applications = _save_rows(batch, valid, actor)
         trail.record(
             action=AuditAction.BATCH_SUBMITTED,
             actor=actor,
@@ -203,39 +203,58 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
             payload={
                 "filename": batch.filename,
                 "total_rows": batch.total_rows,
-                "valid_rows": len(valid),
+                "valid_rows": len(applications),
                 "invalid_rows": batch.invalid_rows,
                 "rows_with_warnings": len(row_warnings),
                 "before": None,
                 "after": {"status": batch.status},
             },
         )
-        if valid:
+        if applications:
             transaction.on_commit(lambda: _enqueue(batch.pk, queue_errors))
     if queue_errors:
         raise queue_errors[0]
     return batch
 
 
-def _store_valid_rows(
-    batch: BatchJob, valid: list[tuple[int, dict[str, Any], int | None, str]]
-) -> None:
-    """The valid rows, in file order, as one intake entry per CREDSCOPE_BATCH_CHUNK_SIZE rows:
-    each becomes one chunk task's applications (`scoring.chunks`)."""
-    size = settings.CREDSCOPE_BATCH_CHUNK_SIZE
-    request_id = current_request_id() or ""
-    BatchIntakeChunk.objects.bulk_create(
+def _save_rows(
+    batch: BatchJob,
+    valid: list[tuple[int, dict[str, Any], int | None, str]],
+    actor: AbstractBaseUser,
+) -> list[LoanApplication]:
+    """The valid rows as applicants and SUBMITTED applications, in bulk, with their audit
+    events (inside the caller's transaction)."""
+    applicants = bulk_insert(
+        Applicant,
         [
-            BatchIntakeChunk(
+            Applicant(**applicant_fields(row, full_name, external_id, actor))
+            for _, row, external_id, full_name in valid
+        ],
+    )
+    applications = bulk_insert(
+        LoanApplication,
+        [
+            LoanApplication(
+                applicant=applicant,
                 batch=batch,
-                first_row=part[0][0],
-                last_row=part[-1][0],
-                rows=[list(line) for line in part],
-                request_id=request_id,
+                batch_row=number,
+                **application_fields(row, {}, actor, LoanApplication.Channel.BATCH),
             )
-            for part in (valid[i : i + size] for i in range(0, len(valid), size))
+            for applicant, (number, row, _, _) in zip(applicants, valid, strict=True)
+        ],
+    )
+    trail.record_many(
+        [
+            {
+                "action": AuditAction.APPLICATION_SUBMITTED,
+                "actor": actor,
+                "target": application,
+                "payload": submitted_payload(application),
+            }
+            for application in applications
         ]
     )
+    return applications
 
 
 def parse_csv(

@@ -11,10 +11,11 @@ from datetime import timedelta
 
 import pytest
 import redis
+from django.conf import settings
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from applicants.models import Applicant, LoanApplication
+from applicants.models import LoanApplication
 from applicants.services import batch_intake
 from audits.actions import AuditAction
 from audits.models import AuditEvent
@@ -171,7 +172,7 @@ def test_planning_a_finished_or_fully_decided_batch_sends_nothing(
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_share_a_batch_and_a_worker_killed_mid_chunk_loses_no_row(
-    officer, trained_model, tmp_path, settings
+    officer, trained_model, tmp_path
 ) -> None:
     """Two workers each hold a chunk of the same batch at once (each stopped by the test gate
     right after its claim); one is SIGKILLed. The other decides the rest, the sweeper frees the
@@ -187,7 +188,6 @@ def test_two_workers_share_a_batch_and_a_worker_killed_mid_chunk_loses_no_row(
         CREDSCOPE_SCORING_TEST_GATE=gate,
         CREDSCOPE_BATCH_CHUNK_SIZE="2",
     )
-    settings.CREDSCOPE_BATCH_CHUNK_SIZE = 2  # the upload cuts the chunks; the workers re-plan
     doomed = WorkerProcess(queue, env, tmp_path / "doomed.log")
     survivor = WorkerProcess(queue, env, tmp_path / "survivor.log")
     saved = (app.conf.task_always_eager, app.conf.task_default_queue)
@@ -272,88 +272,3 @@ def test_the_results_csv_reads_only_the_columns_it_shows(
     assert len(rows) == 4 and all(row[status] == "DECIDED" and row[reasons] for row in rows[1:])
     sql = " ".join(q["sql"] for q in captured.captured_queries)
     assert "contributions" not in sql and "application_row" not in sql
-
-
-# --- the intake: rows saved by their chunk ------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_the_upload_stores_the_valid_rows_and_each_chunk_saves_its_own_with_their_events(
-    officer, trained_model, settings
-) -> None:
-    """The upload answers once the file is validated: its valid rows wait in the batch's
-    intake, one entry per chunk, and progress and the results CSV count them as submitted.
-    Each chunk saves its rows (the uploader as actor, the upload's request id), claims and
-    decides them; a second delivery saves nothing twice."""
-    settings.CREDSCOPE_BATCH_CHUNK_SIZE = 2
-    batch = batch_intake.batch_create(actor=officer, filename="c.csv", content=csv_of(4, bad_at=2))
-    assert not LoanApplication.objects.filter(batch=batch).exists()
-    assert [(e.first_row, e.last_row) for e in batch.intake_chunks.order_by("first_row")] == [
-        (1, 3),
-        (4, 5),
-    ]
-    progress = selectors.batch_progress(batch=batch)
-    assert (progress["valid"], progress["submitted"], progress["invalid"]) == (4, 4, 1)
-    statuses = [line[4] for line in list(selectors.batch_results_rows(batch=batch))[1:]]
-    assert statuses == ["SUBMITTED", "INVALID", "SUBMITTED", "SUBMITTED", "SUBMITTED"]
-
-    BatchJob.objects.filter(pk=batch.pk).update(status=BatchJob.Status.RUNNING)
-    decided = chunks.batch_chunk_decide(batch_id=batch.pk, first_row=1, last_row=3, task_id="t1")
-    assert decided == 2
-    assert chunks.batch_chunk_decide(batch_id=batch.pk, first_row=1, last_row=3, task_id="t2") == 0
-    assert decisions_per_row(batch) == {1: 1, 3: 1}
-    progress = selectors.batch_progress(batch=batch)
-    assert (progress["decided"], progress["submitted"]) == (2, 2)
-    statuses = [line[4] for line in list(selectors.batch_results_rows(batch=batch))[1:]]
-    assert statuses == ["DECIDED", "INVALID", "DECIDED", "SUBMITTED", "SUBMITTED"]
-    assert BatchJob.objects.get(pk=batch.pk).status == BatchJob.Status.RUNNING
-
-    chunks.batch_chunk_decide(batch_id=batch.pk, first_row=4, last_row=5, task_id="t3")
-    assert BatchJob.objects.get(pk=batch.pk).status == BatchJob.Status.DONE
-    assert not batch.intake_chunks.exists()
-    submitted = AuditEvent.objects.filter(action=AuditAction.APPLICATION_SUBMITTED)
-    assert submitted.count() == 4 and {e.actor_id for e in submitted} == {officer.pk}
-    assert sorted(e.payload["batch_row"] for e in submitted) == [1, 3, 4, 5]
-
-
-@pytest.mark.django_db
-def test_a_chunk_whose_saving_fails_leaves_no_row_half_written_and_its_retry_saves_each_once(
-    officer, trained_model, settings, monkeypatch
-) -> None:
-    settings.CREDSCOPE_BATCH_CHUNK_SIZE = 3
-    batch = batch_intake.batch_create(actor=officer, filename="c.csv", content=csv_of(3))
-    real_record_many = chunks.trail.record_many
-
-    def chain_locked_out(events):
-        raise OperationalError("could not obtain lock")
-
-    monkeypatch.setattr(chunks.trail, "record_many", chain_locked_out)
-    with pytest.raises(OperationalError):
-        chunks.batch_chunk_decide(batch_id=batch.pk, first_row=1, last_row=3, task_id="t1")
-    # Applicants, applications and events went back with the failed transaction.
-    assert not LoanApplication.objects.filter(batch=batch).exists()
-    assert not Applicant.objects.exists()
-    assert batch.intake_chunks.count() == 1
-
-    monkeypatch.setattr(chunks.trail, "record_many", real_record_many)
-    chunks.batch_chunk_decide(batch_id=batch.pk, first_row=1, last_row=3, task_id="t1")
-    assert decisions_per_row(batch) == {1: 1, 2: 1, 3: 1}
-    assert Applicant.objects.count() == 3
-
-
-@pytest.mark.django_db
-def test_a_chunk_failing_for_good_before_saving_its_rows_fails_them_and_the_batch_ends(
-    officer, trained_model, settings
-) -> None:
-    settings.CREDSCOPE_BATCH_CHUNK_SIZE = 2
-    batch = batch_intake.batch_create(actor=officer, filename="c.csv", content=csv_of(3))
-    BatchJob.objects.filter(pk=batch.pk).update(status=BatchJob.Status.RUNNING)
-    chunks.batch_chunk_decide(batch_id=batch.pk, first_row=3, last_row=3, task_id="t2")
-    failed = chunks.batch_chunk_mark_failed(
-        batch_id=batch.pk, first_row=1, last_row=2, task_id="t1", reason="retries exhausted"
-    )
-    assert failed == 2
-    batch.refresh_from_db()
-    assert batch.status == BatchJob.Status.DONE and not batch.intake_chunks.exists()
-    progress = selectors.batch_progress(batch=batch)
-    assert (progress["decided"], progress["failed"], progress["percent"]) == (1, 2, 100.0)
