@@ -21,7 +21,7 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
 )
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -46,6 +46,7 @@ from credscope_site.api import (
     Pagination,
     ServiceUnavailable,
     field_errors,
+    refusal,
     requires,
 )
 from credscope_site.roles import Perm
@@ -354,9 +355,7 @@ class CounterofferAcceptApi(ApiView):
                 application=application, actor=request.user, channel=LoanApplication.Channel.API
             )
         except CounterofferRefused as error:
-            if error.status == status.HTTP_403_FORBIDDEN:
-                raise PermissionDenied(str(error)) from None
-            raise Conflict(str(error)) from None
+            raise refusal(str(error), status_code=error.status) from None
         except ApplicationInvalid as error:
             raise field_errors(error.errors) from None
         except ApplicationQueueUnavailable as error:

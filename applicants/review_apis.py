@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from applicants import selectors
 from applicants.models import LoanApplication
 from applicants.services import review
-from credscope_site.api import ApiView, Conflict, Pagination, field_errors, requires
+from credscope_site.api import ApiView, Pagination, field_errors, refusal, requires
 from credscope_site.roles import Perm
 from scoring.models import DecisionOverride, Outcome
 
@@ -99,14 +99,8 @@ class ApplicationOverrideApi(ApiView):
         except review.OverrideInvalid as error:
             raise field_errors({error.field: str(error)}) from None
         except review.OverrideRefused as error:
-            raise _refusal(error) from None
+            raise refusal(str(error), status_code=error.status, code=error.code) from None
         override = DecisionOverride.objects.select_related(
             "decision__application__created_by", "reviewer"
         ).get(pk=override.pk)
         return Response(self.OutputSerializer(override).data, status=status.HTTP_201_CREATED)
-
-
-def _refusal(error: review.OverrideRefused) -> exceptions.APIException:
-    if error.status == status.HTTP_409_CONFLICT:
-        return Conflict(str(error), code=error.code)
-    return exceptions.PermissionDenied(str(error), code=error.code)

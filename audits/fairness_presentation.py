@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from audits.models import FairnessAudit
-from scoring.ml.fairness import BASES, VERDICT_LABELS
+from scoring.ml.fairness import BASES, verdict_label
 
 BASIS_LABELS = {"final": "Final decisions (after overrides)", "model": "Model decisions"}
 DECISION_COLUMNS = (
@@ -38,10 +38,6 @@ OUTCOME_COLUMNS = (
     "mean_pd",
     "calibration_gap",
 )
-
-
-def verdict_label(verdict: str) -> str:
-    return VERDICT_LABELS.get(verdict, verdict.title() if verdict else "")
 
 
 def audit_view(audit: FairnessAudit) -> dict[str, Any]:

@@ -102,6 +102,13 @@ class StrictInputSerializer(serializers.Serializer):
         return value
 
 
+def refusal(message: str, *, status_code: int, code: str | None = None) -> exceptions.APIException:
+    """A service's refusal as the status it names: 409 Conflict (not now), else 403 (not you)."""
+    if status_code == status.HTTP_409_CONFLICT:
+        return Conflict(message, code=code)
+    return exceptions.PermissionDenied(message, code=code)
+
+
 def field_errors(errors: Mapping[str, str]) -> exceptions.ValidationError:
     """A 400 naming each field and its problem."""
     return exceptions.ValidationError(dict(errors))

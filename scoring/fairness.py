@@ -114,7 +114,7 @@ def audit_view(figures: dict[str, Any], limits: fairness.Thresholds) -> dict[str
             {
                 "group": group,
                 "is_reference": group == reference,
-                "verdict_label": _label(groups[group]["verdict"]),
+                "verdict_label": fairness.verdict_label(groups[group]["verdict"]),
                 **groups[group],
                 "outcome": outcome_groups.get(group),
             }
@@ -129,7 +129,7 @@ def audit_view(figures: dict[str, Any], limits: fairness.Thresholds) -> dict[str
                 "reference": reference,
                 "reference_source": attribute.get("reference_source"),
                 "verdict": verdict,
-                "verdict_label": _label(verdict),
+                "verdict_label": fairness.verdict_label(verdict),
                 "rows": rows,
                 "has_outcomes": bool(outcome_groups),
                 "differences": outcomes.get("differences", {}),
@@ -140,15 +140,11 @@ def audit_view(figures: dict[str, Any], limits: fairness.Thresholds) -> dict[str
         "decisions": figures["totals"]["decisions"],
         "outcomes_recorded": figures["totals"]["outcomes_recorded"],
         "verdict": verdict,
-        "verdict_label": _label(verdict),
+        "verdict_label": fairness.verdict_label(verdict),
         "attributes": attributes,
         "min_count": limits.min_count,
         "ratio": limits.ratio,
     }
-
-
-def _label(verdict: str) -> str:
-    return fairness.VERDICT_LABELS.get(verdict, verdict.title())
 
 
 # --- the model's own rows ------------------------------------------------------------------

@@ -54,6 +54,11 @@ VERDICT_LABELS = {
 BASES = ("final", "model")  # final: after officers' overrides; model: the policy's outcome
 
 
+def verdict_label(verdict: str) -> str:
+    """A verdict as pages and reports name it (an unknown one title-cased, none blank)."""
+    return VERDICT_LABELS.get(verdict, verdict.title())
+
+
 @dataclass(frozen=True)
 class AttributeSpec:
     """One protected attribute: where its value comes from and how it is grouped.
