@@ -136,6 +136,9 @@ def test_officer_submits_an_application_and_reads_the_decision(
     wait_for_decision(phone)
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the page must not scroll sideways on a phone"
+    # The audit history is a card per event on a phone: nothing in it scrolls sideways.
+    history = phone.locator("section[aria-labelledby=audit-title] .table-wrap")
+    assert history.evaluate("wrap => wrap.scrollWidth <= wrap.clientWidth")
     phone.click("#feature-details summary")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the open details must not widen the page on a phone"
