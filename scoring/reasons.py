@@ -206,7 +206,8 @@ def _reasons(
     candidates += _absent_reasons(absent, history_rows)
 
     unsent = np.flatnonzero(named & (items.status == explain.NOT_PROVIDED))
-    total = float(np.bincount(np.zeros(len(unsent), np.int64), weights=c[unsent], minlength=1)[0])
+    # One after another (cumsum), as the bincounts above sum: np.sum would pair them up.
+    total = float(np.cumsum(c[unsent])[-1]) if len(unsent) else 0.0
     if total > 0:
         chosen = unsent[rising[unsent]].tolist()
         features = items.features[chosen].tolist()

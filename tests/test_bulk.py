@@ -5,9 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from psycopg.adapt import PyFormat, Transformer
 
 from applicants.models import Applicant, LoanApplication
 from credscope_site import bulk
@@ -92,9 +94,6 @@ def test_each_field_sends_what_its_own_preparation_gives() -> None:
 
     Compared as COPY's text encoding: an integer field's own preparation wraps an int in
     psycopg's Int4 or Int8, which COPY writes exactly as the int."""
-    from django.apps import apps
-    from psycopg.adapt import PyFormat, Transformer
-
     connection.ensure_connection()
     dumps = Transformer(context=connection.connection)
 

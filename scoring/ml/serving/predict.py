@@ -293,9 +293,7 @@ class Scorer:
         """One result per explained row: contributions grouped to readable features, each
         with its family and whether it is about data the applicant gave; the age rule
         applied; the directional measures placed against the training population."""
-        counts = [
-            {name: int(rows.get(name, 0)) for name in HISTORY_TABLES} for rows in history_rows
-        ]
+        counts = [_every_table(rows) for rows in history_rows]
         results = []
         for i, explained in enumerate(self._explained(explanation, applications, counts)):
             logit = float(explanation.logit[i]) - explained.age_rule
@@ -342,8 +340,7 @@ class Scorer:
                 f"a stored row of {X.shape[1]} features cannot be explained by version "
                 f"{self.version} ({len(self.feature_names)} features)"
             )
-        counts = {name: int(history_rows.get(name, 0)) for name in HISTORY_TABLES}
-        return self._explained(self.explain(X), [application], [counts])[0]
+        return self._explained(self.explain(X), [application], [_every_table(history_rows)])[0]
 
     def _measured(self, values: np.ndarray) -> dict[str, dict[str, Any]]:
         out = {}
@@ -361,6 +358,11 @@ class Scorer:
 
 def _row_counts(history: Mapping[str, Any] | None) -> dict[str, int]:
     return {name: len(rows) for name, rows in (history or {}).items() if rows is not None}
+
+
+def _every_table(history_rows: Mapping[str, int]) -> dict[str, int]:
+    """Rows per history table, naming every table (0 for those it has none in)."""
+    return {name: int(history_rows.get(name, 0)) for name in HISTORY_TABLES}
 
 
 def _renumbered_bureau(record: dict[str, Any], ids: dict[Any, int], number: int) -> dict[str, Any]:
