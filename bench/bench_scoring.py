@@ -298,6 +298,14 @@ def measure_async(client: Client, rows: list[dict[str, Any]], count: int) -> dic
 
 
 def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    """Upload `count` rows as one CSV and time it to the batch's end.
+
+    Progress is polled once a second, as the portal's batch page does (each poll counts the
+    batch's rows in PostgreSQL, on the cores the workers score on: polling four times a
+    second cost them a tenth of a core). The end is the batch's own `finished_at`, stamped by
+    the chunk that finished it on this machine's clock, so the poll interval adds nothing to
+    the time measured.
+    """
     columns = sorted({name for row in rows for name in row})
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns)
@@ -305,6 +313,7 @@ def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dic
     for i in range(count):
         writer.writerow(rows[i % len(rows)])
     content = buffer.getvalue().encode()
+    started_wall = time.time()
     started = time.perf_counter()
     status, body = client.request("POST", "/api/v1/batches/", content, content_type="text/csv")
     accepted = time.perf_counter()
@@ -318,8 +327,9 @@ def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dic
         _, detail = client.json("GET", batch["url"])
         return detail["status"] in ("done", "failed")
 
-    wait_until(finished, 1800, "the batch to finish", interval=0.25)
-    done = time.perf_counter()
+    wait_until(finished, 1800, "the batch to finish", interval=1.0)
+    total = datetime.fromisoformat(detail["finished_at"]).timestamp() - started_wall
+    upload = accepted - started
     progress = detail["progress"]
     return {
         "rows": count,
@@ -328,10 +338,10 @@ def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dic
         "decided": progress["decided"],
         "failed": progress["failed"],
         "invalid": progress["invalid"],
-        "upload_s": round(accepted - started, 2),
-        "total_s": round(done - started, 2),
-        "rows_per_s": round(count / (done - started), 1),
-        "scoring_rows_per_s": round(count / (done - accepted), 1),
+        "upload_s": round(upload, 2),
+        "total_s": round(total, 2),
+        "rows_per_s": round(count / total, 1),
+        "scoring_rows_per_s": round(count / (total - upload), 1),
         "results_url": batch["results_url"],
     }
 

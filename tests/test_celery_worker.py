@@ -39,6 +39,28 @@ def test_the_nightly_task_through_a_worker_stores_its_own_run(celery_worker_proc
     assert result["status"] == "intact" and run.requested_by is None and run.events_checked == 1
 
 
+def test_a_worker_keeps_its_database_connection_from_task_to_task(celery_worker_process) -> None:
+    """One PostgreSQL session serves the worker's tasks (Celery alone would open one per task)."""
+    from django.db import connection
+
+    from audits.tasks import verify_audit_trail
+
+    def sessions() -> set[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return {pid for (pid,) in cursor.fetchall()}
+
+    trail.record(action=AuditAction.APPLICATION_SUBMITTED)
+    verify_audit_trail.delay().get(timeout=60)
+    after_one = sessions()
+    for _ in range(3):
+        verify_audit_trail.delay().get(timeout=60)
+    assert after_one & sessions(), "no session of the worker outlived its task"
+
+
 def test_celery_defaults_do_not_lose_work() -> None:
     from credscope_site.celery import app
 
