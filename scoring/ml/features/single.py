@@ -35,7 +35,7 @@ from scoring.ml.features.history_previous import previous_one
 from scoring.ml.features.interactions import interaction_features
 from scoring.ml.schema.tables import HISTORY_TABLES
 
-__all__ = ["one_applicant_row", "table_rows"]
+__all__ = ["one_applicant_row", "table_rows", "variant_rows"]
 
 
 def one_applicant_row(
@@ -72,6 +72,44 @@ def one_applicant_row(
         out = row.astype(np.float32)[None, :]
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def variant_rows(
+    applications: Sequence[Mapping[str, Any]],
+    history: Mapping[str, Any] | None = None,
+    *,
+    exclude: Sequence[str] = DEFAULT_EXCLUDED,
+) -> np.ndarray:
+    """The model rows (float32, ``(len(applications), features)``) of variants of ONE
+    applicant's application sharing that applicant's ``history`` (counteroffer candidates):
+    row i is :func:`one_applicant_row` of ``applications[i]``, with the history's features
+    built once for all of them and the application features and interactions over all rows
+    at once, instead of a polars build of every row (~25 ms a search)."""
+    n = len(applications)
+    if n == 0:
+        return np.empty((0, len(_names(tuple(exclude)))), dtype=np.float32)
+    app = table_rows("application", applications)
+    values = _columns(evaluate(app, compiled(feature_exprs(application_features()))), n)
+    tables = {name: table_rows(name, (history or {}).get(name)) for name in HISTORY_TABLES}
+    own = _history_without_rows() if all(t.n == 0 for t in tables.values()) else None
+    for name, value in (own or _history_values(tables)).items():
+        values[name] = np.full(n, value)
+    for name in _zero_filled():
+        values[name] = np.where(np.isnan(values[name]), 0.0, values[name])
+    built = Rows(values, n)
+    values |= _columns(evaluate(built, compiled(feature_exprs(interaction_features()))), n)
+    matrix = np.column_stack([values[name] for name in _names(tuple(exclude))])
+    with np.errstate(over="ignore"):
+        out = matrix.astype(np.float32)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _columns(values: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
+    """Each value as a float64 column of ``n`` rows (a literal repeated)."""
+    return {
+        k: np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)).copy() for k, v in values.items()
+    }
 
 
 def _scalars(values: Mapping[str, Any]) -> dict[str, float]:

@@ -29,7 +29,7 @@ from scoring.ml.features.build import (
     selected_specs,
 )
 from scoring.ml.features.families import BY_CODE
-from scoring.ml.features.single import one_applicant_row
+from scoring.ml.features.single import one_applicant_row, variant_rows
 from scoring.ml.probability import sigmoid
 from scoring.ml.schema.contract import InputContract
 from scoring.ml.schema.tables import HISTORY_TABLES
@@ -224,13 +224,12 @@ class Scorer:
         self, applications: Sequence[Mapping[str, Any]], history: Mapping[str, Any] | None
     ) -> np.ndarray:
         """:meth:`probabilities_many` for variants of ONE applicant's row (counteroffer
-        candidates) sharing that applicant's history: the rows share one SK_ID_CURR, so the
-        history is aggregated once and joined to each row, instead of once per row."""
+        candidates) sharing that applicant's history: the compiled path of
+        :meth:`features_one` over all the variants at once, the history built once, so
+        each candidate's probability is the one its acceptance will be scored at."""
         if not applications:
             return np.empty(0)
-        _, tables = _one_applicant(applications[0], history)
-        rows = [{**application, "SK_ID_CURR": ONLINE_CLIENT_ID} for application in applications]
-        return self._probabilities(self.features(rows, {k: v for k, v in tables.items() if v}).X)
+        return self._probabilities(variant_rows(applications, history, exclude=self.excluded))
 
     def _probabilities(self, X: np.ndarray | None) -> np.ndarray:
         if X is None:

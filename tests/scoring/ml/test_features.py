@@ -21,7 +21,7 @@ from scoring.ml.features.build import (
 )
 from scoring.ml.features.compiled import UnsupportedExpression, compile_expr
 from scoring.ml.features.interactions import INTERACTIONS
-from scoring.ml.features.single import one_applicant_row
+from scoring.ml.features.single import one_applicant_row, variant_rows
 from scoring.ml.schema.tables import APPLICATION_VOCABULARIES, DAYS_SENTINEL, HISTORY_TABLES
 from scoring.ml.synth.generate import generate
 from tests.scoring.ml.ml_support import (
@@ -383,6 +383,43 @@ def test_compiled_row_equals_the_batch_row_for_2000_generated_applicants(generat
     names = with_history.feature_names
     assert _mismatches(names, specs, np.vstack(rows_alone), with_history.X) == []
     assert _mismatches(names, specs, np.vstack(rows_bare), without.X) == []
+
+
+def test_variant_rows_equal_each_variant_built_alone(generated_2000):
+    """A counteroffer search's rows (every candidate of one applicant, its history built once)
+    are, bit for bit, the rows each candidate gets alone, the row it will be scored on if
+    accepted: 300 generated applicants, with and without history, records and frames."""
+    from scoring.ml.serving.counteroffer import candidates
+
+    tables = generated_2000
+    app = tables["application_train"].drop("TARGET").head(300)
+    by_client = {
+        name: frame.partition_by("SK_ID_CURR", as_dict=True)
+        for name, frame in tables.items()
+        if name in HISTORY_TABLES and name != "bureau_balance"
+    }
+    searched = with_history = 0
+    for i, application in enumerate(app.iter_rows(named=True)):
+        variants = [c.row for c in candidates(application)]
+        if not variants:
+            continue
+        own = {
+            name: parts.get((application["SK_ID_CURR"],), tables[name].clear())
+            for name, parts in by_client.items()
+        }
+        history = (
+            None
+            if i % 3 == 0
+            else {n: f.to_dicts() if i % 2 else frames_from_records(n, f.to_dicts())
+                  for n, f in own.items()}
+        )  # fmt: skip
+        together = variant_rows(variants, history)
+        alone = np.vstack([one_applicant_row(v, history) for v in variants])
+        assert together.shape == alone.shape
+        np.testing.assert_array_equal(together, alone)
+        searched += 1
+        with_history += history is not None and any(f.height for f in own.values())
+    assert searched > 250 and with_history > 100, (searched, with_history)
 
 
 def test_compiled_row_handles_odd_history_like_the_batch_build() -> None:
