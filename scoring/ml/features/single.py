@@ -56,11 +56,7 @@ def one_applicant_row(
         raise ValueError(f"unknown history tables: {sorted(unknown)}")
     app = table_rows("application", [application])
     values = _scalars(evaluate(app, compiled(feature_exprs(application_features()))))
-    tables = {name: table_rows(name, (history or {}).get(name)) for name in HISTORY_TABLES}
-    if all(t.n == 0 for t in tables.values()):
-        values |= _history_without_rows()
-    else:
-        values |= _history_values(tables)
+    values |= _history_features(history)
     for name in _zero_filled():
         if values[name] != values[name]:
             values[name] = 0.0
@@ -68,10 +64,7 @@ def one_applicant_row(
     built = Rows(values, 1)
     values |= _scalars(evaluate(built, compiled(feature_exprs(interaction_features()))))
     row = np.fromiter((values[n] for n in _names(tuple(exclude))), dtype=np.float64)
-    with np.errstate(over="ignore"):
-        out = row.astype(np.float32)[None, :]
-    out[~np.isfinite(out)] = np.nan
-    return out
+    return _model_rows(row[None, :])
 
 
 def variant_rows(
@@ -90,15 +83,25 @@ def variant_rows(
         return np.empty((0, len(_names(tuple(exclude)))), dtype=np.float32)
     app = table_rows("application", applications)
     values = _columns(evaluate(app, compiled(feature_exprs(application_features()))), n)
-    tables = {name: table_rows(name, (history or {}).get(name)) for name in HISTORY_TABLES}
-    own = _history_without_rows() if all(t.n == 0 for t in tables.values()) else None
-    for name, value in (own or _history_values(tables)).items():
+    for name, value in _history_features(history).items():
         values[name] = np.full(n, value)
     for name in _zero_filled():
         values[name] = np.where(np.isnan(values[name]), 0.0, values[name])
     built = Rows(values, n)
     values |= _columns(evaluate(built, compiled(feature_exprs(interaction_features()))), n)
-    matrix = np.column_stack([values[name] for name in _names(tuple(exclude))])
+    return _model_rows(np.column_stack([values[name] for name in _names(tuple(exclude))]))
+
+
+def _history_features(history: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The history's features of one applicant (every table empty: the cached ones)."""
+    tables = {name: table_rows(name, (history or {}).get(name)) for name in HISTORY_TABLES}
+    if all(t.n == 0 for t in tables.values()):
+        return _history_without_rows()
+    return _history_values(tables)
+
+
+def _model_rows(matrix: np.ndarray) -> np.ndarray:
+    """float64 rows as the model reads them: float32, NaN for anything not finite."""
     with np.errstate(over="ignore"):
         out = matrix.astype(np.float32)
     out[~np.isfinite(out)] = np.nan
