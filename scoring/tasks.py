@@ -15,13 +15,14 @@ from typing import Any
 import redis
 from celery import Task, shared_task
 from celery.concurrency import solo, thread
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_ready
 from django.conf import settings
 
 from applicants.models import LoanApplication
 from scoring import challenger, chunks, decide, drift, queue, registry, sweeper
 from scoring.decide import TRANSIENT_ERRORS
 from scoring.lease import ClaimLease
+from scoring.ml.serving import forest
 from scoring.models import BatchJob, DriftReport
 
 logger = logging.getLogger(__name__)
@@ -180,6 +181,20 @@ def requeue_stuck_applications(
         ),
     )
     return report.as_dict()
+
+
+# --- one core per worker process -------------------------------------------------------------
+# A worker runs one process per core (prefork's default concurrency; with the solo pool, one
+# worker per core). Each scores on its own core: SHAP's threads would compete with the
+# sibling processes' and make the pool slower than its processes alone. `worker_init` runs
+# before the pool starts (its children are forked after it and keep the setting);
+# `worker_process_init` says it again in each child, in case a pool starts them otherwise.
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _score_on_one_core(**_: Any) -> None:
+    forest.shap_threads_allow(False)
 
 
 # --- warm start ------------------------------------------------------------------------------

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from scoring.ml.probability import sigmoid
+from scoring.ml.serving import forest as forest_module
 from scoring.ml.serving.explain import FeatureGroups, native_contributions, top_risk_factors
 from scoring.ml.serving.forest import (
+    THREADED_FROM_ROWS,
     Forest,
     trees_from_catboost,
     trees_from_lightgbm,
@@ -101,6 +108,56 @@ def test_the_forest_refuses_rows_of_the_wrong_width(toy) -> None:
     forest = Forest([trees_from_lightgbm(model)], [1.0], n_features=X.shape[1])
     with pytest.raises(ValueError, match="12 features"):
         forest.predict(X[:, :5])
+
+
+# --- one core per process -------------------------------------------------------------------
+
+
+def test_explanations_kept_to_one_core_are_the_threaded_ones_bit_for_bit(
+    scorer: Scorer, rows: np.ndarray
+) -> None:
+    many = rows[: 2 * THREADED_FROM_ROWS]
+    threaded = scorer.forest.shap(many)
+    forest_module.shap_threads_allow(False)
+    try:
+        one_core = scorer.forest.shap(many)
+    finally:
+        forest_module.shap_threads_allow(True)
+    np.testing.assert_array_equal(one_core[0], threaded[0])
+    np.testing.assert_array_equal(one_core[1], threaded[1])
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_process_kept_to_one_core_starts_no_thread_to_explain_many_rows(allowed) -> None:
+    """In a fresh process (numba starts its thread pool once, at the first threaded call):
+    kept to one core, a chunk's worth of rows leaves the pool unstarted; allowed, it starts."""
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, lightgbm as lgb, numba
+        from scoring.ml.serving import forest
+        rng = np.random.default_rng(3)
+        X = rng.normal(size=(400, 6)).astype(np.float32)
+        y = (X[:, 0] + rng.normal(size=400) > 0).astype(int)
+        params = {{"objective": "binary", "num_leaves": 8, "verbosity": -1, "num_threads": 1}}
+        booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=5)
+        model = forest.Forest([forest.trees_from_lightgbm(booster)], [1.0], n_features=6)
+        forest.shap_threads_allow({allowed})
+        model.shap(X[:64])
+        try:
+            print("pool", numba.threading_layer())
+        except ValueError:
+            print("no pool")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("pool" if allowed else "no pool"), done.stdout
 
 
 # --- the served ensemble --------------------------------------------------------------------
