@@ -12,8 +12,9 @@ with the model bundle given by `--bundle` registered and activated, and measures
   in this process through the same view (CaptureQueriesContext). Target <= 10.
 - `batch.one_worker` / `batch.two_workers`: a CSV of `--batch-rows` applications with
   reasons, upload to batch DONE (rows/s), first with one worker process, then with a second
-  one started beside it (chunk tasks let both share a batch); `batch.scaling_ratio`.
-  Targets >= 500 rows/s with two, ratio >= 1.6.
+  one started beside it (chunk tasks let both share a batch); `batch.scaling_ratio`, and
+  `batch.scoring_scaling_ratio` of the scoring phase alone (from the upload's answer to the
+  batch's `finished_at`). Targets >= 500 rows/s with two, ratio >= 1.6.
 - `memory`: VmRSS of each gunicorn worker and each Celery worker after the runs (with its
   RssAnon, the process's own memory, and RssFile, mapped files), with how many decisions
   each kind made. Target <= 1.5 GB each with the full bundle.
@@ -517,6 +518,10 @@ def summary(
             "one_worker": one,
             "two_workers": two,
             "scaling_ratio": round(two["rows_per_s"] / one["rows_per_s"], 2),
+            # The workers' share alone: the upload before it is the web's, serial either way.
+            "scoring_scaling_ratio": round(
+                two["scoring_rows_per_s"] / one["scoring_rows_per_s"], 2
+            ),
         }
     meets = {
         "sync_p50": sync and sync["p50_ms"] <= TARGETS["sync_p50_ms"],
