@@ -54,10 +54,9 @@ def shap_threads_allow(allowed: bool) -> None:
     """Whether SHAP over many rows may use a thread per core in this process (the default).
 
     A process that is one of a pool sized to the cores (a Celery worker: one process per
-    core) turns them off. Its threads would only compete with its siblings' for the same
-    cores, and one such process would look twice as fast as it is alone. Measured on 2
-    cores over 500-row chunks: one threaded process 2,117 rows/s on 1.32 cores, two of them
-    2,995; one on its own core 1,654, two of them 3,207.
+    core) turns them off: its threads would only compete with its siblings' for the same
+    cores. Measured on 2 cores over 500-row chunks: one threaded process 2,117 rows/s on
+    1.32 cores, two of them 2,995; one kept to its own core 1,654, two of them 3,207.
     """
     global _threads_allowed
     _threads_allowed = allowed
