@@ -21,7 +21,6 @@ from applicants.services import batch_intake
 from audits.actions import AuditAction
 from audits.models import AuditEvent
 from scoring import chunks, registry, selectors, sweeper, tasks
-from scoring.ml.serving import forest
 from scoring.models import BatchJob, Decision
 from tests.conftest import WorkerProcess
 from tests.factories import with_required_columns
