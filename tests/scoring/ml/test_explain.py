@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from scoring.ml.probability import sigmoid
-from scoring.ml.serving import forest as forest_module
 from scoring.ml.serving.explain import FeatureGroups, native_contributions, top_risk_factors
 from scoring.ml.serving.forest import (
     THREADED_FROM_ROWS,
     Forest,
+    shap_threads_allow,
     trees_from_catboost,
     trees_from_lightgbm,
     trees_from_xgboost,
@@ -118,11 +118,11 @@ def test_explanations_kept_to_one_core_are_the_threaded_ones_bit_for_bit(
 ) -> None:
     many = rows[: 2 * THREADED_FROM_ROWS]
     threaded = scorer.forest.shap(many)
-    forest_module.shap_threads_allow(False)
+    shap_threads_allow(False)
     try:
         one_core = scorer.forest.shap(many)
     finally:
-        forest_module.shap_threads_allow(True)
+        shap_threads_allow(True)
     np.testing.assert_array_equal(one_core[0], threaded[0])
     np.testing.assert_array_equal(one_core[1], threaded[1])
 
