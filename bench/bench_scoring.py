@@ -14,7 +14,10 @@ with the model bundle given by `--bundle` registered and activated, and measures
   reasons, upload to batch DONE (rows/s), first with one worker process, then with a second
   one started beside it (chunk tasks let both share a batch); `batch.scaling_ratio`, and
   `batch.scoring_scaling_ratio` of the scoring phase alone (from the upload's answer to the
-  batch's `finished_at`). Targets >= 500 rows/s with two, ratio >= 1.6.
+  batch's `finished_at`). Targets >= 500 rows/s with two, ratio >= 1.6. Each run's `cpu`
+  says where the machine's CPU went during its upload and its scoring phase (seconds by
+  kind of process, and the cores left idle); `batch.cpu_bound_scaling_ratio` is the most a
+  second worker could gain on these cores, from the one-worker run's figures.
 - `memory`: VmRSS of each gunicorn worker and each Celery worker after the runs (with its
   RssAnon, the process's own memory, and RssFile, mapped files), with how many decisions
   each kind made. Target <= 1.5 GB each with the full bundle.
@@ -52,6 +55,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -298,7 +302,89 @@ def measure_async(client: Client, rows: list[dict[str, Any]], count: int) -> dic
     }
 
 
-def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+class CpuSampler:
+    """Where the machine's CPU goes while a batch runs: every `interval` seconds, in a thread
+    of its own, the machine's idle time (/proc/stat) and the CPU time of each kind of
+    process (/proc/PID/stat): the Celery workers, gunicorn, PostgreSQL, Redis, this script.
+
+    The scaling ratio depends on it: the workers share the cores with PostgreSQL and the web,
+    so a second worker gains only what the first left idle.
+    """
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, kinds: dict[str, list[int]], interval: float = 0.5) -> None:
+        self.kinds = kinds  # kind -> root pids (their children count with them)
+        self.interval = interval
+        self.samples: list[tuple[float, float, dict[str, float]]] = []
+        self._seen: dict[int, tuple[str, float]] = {}  # pid -> (kind, CPU seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(self._sample())
+            if self._stop.wait(self.interval):
+                self.samples.append(self._sample())
+                return
+
+    def _sample(self) -> tuple[float, float, dict[str, float]]:
+        owner = {os.getpid(): "bench"}
+        for kind, roots in self.kinds.items():
+            for root in roots:
+                owner |= dict.fromkeys([root, *children(root)], kind)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:  # the process ended between the listing and the read
+                continue
+            pid, name = int(text[: text.index(" ")]), text[text.index("(") + 1 : text.rindex(")")]
+            fields = text[text.rindex(")") + 2 :].split()  # from field 3, the state
+            kind = owner.get(pid) or self._kind_by_name(name)
+            self._seen[pid] = (kind, (int(fields[11]) + int(fields[12])) / self.TICK)
+        # A process that ended (a request's database connection, say) keeps its last reading.
+        busy: dict[str, float] = {}
+        for kind, seconds in self._seen.values():
+            busy[kind] = busy.get(kind, 0.0) + seconds
+        with open("/proc/stat") as machine:
+            idle = sum(int(x) for x in machine.readline().split()[4:6]) / self.TICK  # + iowait
+        return time.time(), idle, busy
+
+    @staticmethod
+    def _kind_by_name(name: str) -> str:
+        if name == "postgres":
+            return "postgres"
+        return "redis" if name.startswith("redis") else "other"
+
+    def between(self, start: float, end: float) -> dict[str, Any]:
+        """CPU seconds by kind, and idle core-seconds, between two wall-clock moments (from
+        the samples nearest them)."""
+        first = min(self.samples, key=lambda s: abs(s[0] - start))
+        last = min(self.samples, key=lambda s: abs(s[0] - end))
+        seconds = max(last[0] - first[0], 1e-9)
+        busy = {
+            kind: round(last[2].get(kind, 0.0) - first[2].get(kind, 0.0), 2)
+            for kind in sorted(set(first[2]) | set(last[2]))
+        }
+        return {
+            "seconds": round(seconds, 2),
+            "cpu_s": busy,
+            "idle_core_s": round(last[1] - first[1], 2),
+            "cores_busy": round(sum(busy.values()) / seconds, 2),
+        }
+
+
+def measure_batch(
+    client: Client, rows: list[dict[str, Any]], count: int, kinds: dict[str, list[int]]
+) -> dict[str, Any]:
     """Upload `count` rows as one CSV and time it to the batch's end.
 
     Progress is polled once a second, as the portal's batch page does (each poll counts the
@@ -314,22 +400,26 @@ def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dic
     for i in range(count):
         writer.writerow(rows[i % len(rows)])
     content = buffer.getvalue().encode()
-    started_wall = time.time()
-    started = time.perf_counter()
-    status, body = client.request("POST", "/api/v1/batches/", content, content_type="text/csv")
-    accepted = time.perf_counter()
-    if status != 202:
-        raise SystemExit(f"batch upload answered {status}: {body[:500]!r}")
-    batch = json.loads(body)
-    detail: dict[str, Any] = {}
+    with CpuSampler(kinds) as cpu:
+        time.sleep(0.3)
+        started_wall = time.time()
+        started = time.perf_counter()
+        status, body = client.request("POST", "/api/v1/batches/", content, content_type="text/csv")
+        accepted = time.perf_counter()
+        accepted_wall = time.time()
+        if status != 202:
+            raise SystemExit(f"batch upload answered {status}: {body[:500]!r}")
+        batch = json.loads(body)
+        detail: dict[str, Any] = {}
 
-    def finished() -> bool:
-        nonlocal detail
-        _, detail = client.json("GET", batch["url"])
-        return detail["status"] in ("done", "failed")
+        def finished() -> bool:
+            nonlocal detail
+            _, detail = client.json("GET", batch["url"])
+            return detail["status"] in ("done", "failed")
 
-    wait_until(finished, 1800, "the batch to finish", interval=1.0)
-    total = datetime.fromisoformat(detail["finished_at"]).timestamp() - started_wall
+        wait_until(finished, 1800, "the batch to finish", interval=1.0)
+    finished_wall = datetime.fromisoformat(detail["finished_at"]).timestamp()
+    total = finished_wall - started_wall
     upload = accepted - started
     progress = detail["progress"]
     return {
@@ -344,6 +434,10 @@ def measure_batch(client: Client, rows: list[dict[str, Any]], count: int) -> dic
         "rows_per_s": round(count / total, 1),
         "scoring_rows_per_s": round(count / (total - upload), 1),
         "results_url": batch["results_url"],
+        "cpu": {
+            "upload": cpu.between(started_wall, accepted_wall),
+            "scoring": cpu.between(accepted_wall, finished_wall),
+        },
     }
 
 
@@ -498,6 +592,17 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def cpu_bound_scaling_ratio(one: dict[str, Any]) -> float:
+    """The highest ratio the one-worker run allows on this machine: its time, over the upload
+    (the web's, serial) plus the scoring phase's CPU of every process (the workers',
+    PostgreSQL's, the web's answering polls, ...) shared by all the cores without a moment
+    idle. A second worker can take the core the first left idle, but not the part of it
+    PostgreSQL and the web already used."""
+    scoring_cpu = sum(one["cpu"]["scoring"]["cpu_s"].values())
+    best_two_workers = one["upload_s"] + scoring_cpu / (os.cpu_count() or 1)
+    return round(one["total_s"] / best_two_workers, 2)
+
+
 def summary(
     args: argparse.Namespace,
     model_version: str,
@@ -522,6 +627,7 @@ def summary(
             "scoring_scaling_ratio": round(
                 two["scoring_rows_per_s"] / one["scoring_rows_per_s"], 2
             ),
+            "cpu_bound_scaling_ratio": cpu_bound_scaling_ratio(one),
         }
     meets = {
         "sync_p50": sync and sync["p50_ms"] <= TARGETS["sync_p50_ms"],
@@ -625,13 +731,15 @@ def main() -> None:
             return
         wait_until(lambda: worker_ready(args, "one"), 300, "the first worker to be ready")
         log(f"batch: {args.batch_rows} rows, one worker process")
-        one = measure_batch(client, rows, args.batch_rows)
+        kinds = {"web": [web.process.pid], "workers": [worker.process.pid]}
+        one = measure_batch(client, rows, args.batch_rows, kinds)
         log(f"batch one worker {one}")
         second = Process(worker_command(args, "two"), env, "worker-two")
         # It loads and compiles the model before it answers: it starts the batch ready.
         wait_until(lambda: worker_ready(args, "two"), 300, "the second worker to be ready")
         log(f"batch: {args.batch_rows} rows, two worker processes")
-        two = measure_batch(client, rows, args.batch_rows)
+        kinds["workers"].append(second.process.pid)
+        two = measure_batch(client, rows, args.batch_rows, kinds)
         log(f"batch two workers {two}")
         results_csv = measure_results_csv(client, [one["results_url"], two["results_url"]])
         log(f"results CSV {results_csv}")
