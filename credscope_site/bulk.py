@@ -14,6 +14,12 @@ unchanged: a str for a text field, an int for an integer field or a key to an in
 float, a bool (COPY writes those exactly as the prepared value). Those ~390,000 calls took a
 sixth of a 10,000-row upload's profiled intake. Other databases (SQLite in development and
 tests), and inserts too small to gain from it, use `bulk_create`.
+
+COPY goes in PostgreSQL's binary format when every column is of a type whose binary form
+psycopg writes from the prepared value as is (numbers, text, JSON, bytes, times): the server
+then skips parsing numbers and timestamps and decoding a bytea's hex, which was a third of
+its CPU for a chunk's decisions (2.62 s against 1.75 s per 10,000, and 2.2 s against 1.65 s
+in the worker). A table with a column of any other type is copied as text.
 """
 
 from __future__ import annotations
@@ -30,6 +36,26 @@ ModelT = TypeVar("ModelT", bound=models.Model)
 
 #: Below this, one multi-row INSERT is cheaper than reserving ids and a COPY (two statements).
 COPY_FROM_ROWS = 100
+
+#: Column types, as Django's PostgreSQL backend names them (`Field.db_type`, before any
+#: "(...)"), whose binary form psycopg writes from what the field's `get_db_prep_save` gives,
+#: with their oids (built in: the same in every database).
+BINARY_COPY_TYPES = {
+    "boolean": 16,
+    "bytea": 17,
+    "bigint": 20,
+    "smallint": 21,
+    "integer": 23,
+    "text": 25,
+    "real": 700,
+    "double precision": 701,
+    "varchar": 1043,
+    "date": 1082,
+    "timestamp with time zone": 1184,
+    "numeric": 1700,
+    "uuid": 2950,
+    "jsonb": 3802,
+}
 
 _INTEGER_FIELDS = (
     models.AutoField,
@@ -72,13 +98,17 @@ def bulk_insert(
     columns = ", ".join(quote(field.column) for field in (pk, *fields))
     readers = [_value_reader(field, connection) for field in fields]
     with connection.cursor() as cursor:
+        types = _binary_types(connection, [pk, *fields])
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             [meta.db_table, pk.column, len(objects)],
         )
         ids = sorted(row[0] for row in cursor.fetchall())
+        statement = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
         # The driver's own cursor: Django's wrapper has no COPY.
-        with cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+        with cursor.cursor.copy(statement + (" (FORMAT BINARY)" if types else "")) as copy:
+            if types:
+                copy.set_types(types)  # the binary form carries no type: it must be the column's
             for obj, pk_value in zip(objects, ids, strict=True):
                 obj._prepare_related_fields_for_save(operation_name="bulk_insert")
                 setattr(obj, pk.attname, pk_value)
@@ -87,6 +117,18 @@ def bulk_insert(
         obj._state.adding = False
         obj._state.db = using
     return objects
+
+
+def _binary_types(connection: Any, fields: list[Field]) -> list[int] | None:
+    """The type oid of each field's column, or None when one of them is of a type that COPY
+    must send as text."""
+    oids = []
+    for field in fields:
+        name = (field.db_type(connection) or "").split("(", 1)[0].strip()
+        if name not in BINARY_COPY_TYPES:
+            return None
+        oids.append(BINARY_COPY_TYPES[name])
+    return oids
 
 
 def _value_reader(field: Field, connection: Any) -> Callable[[models.Model], Any]:
