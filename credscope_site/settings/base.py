@@ -268,8 +268,11 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 # so an upload or a form returns at once and scoring runs with the production code path
 # (acks, retries, chunks, the sweeper). Neither set: tasks run in the calling process.
 CREDSCOPE_TASK_DIR = env.str("CREDSCOPE_TASK_DIR", default="")
-# The in-memory transport names a host, so kombu does not warn "No hostname was supplied".
-CELERY_BROKER_URL = REDIS_URL or ("filesystem://" if CREDSCOPE_TASK_DIR else "memory://localhost/")
+# Both folder and in-memory transports name a host, so kombu does not warn "No hostname was
+# supplied" (the folder worker's log is the demo's).
+CELERY_BROKER_URL = REDIS_URL or (
+    "filesystem://localhost/" if CREDSCOPE_TASK_DIR else "memory://localhost/"
+)
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not (REDIS_URL or CREDSCOPE_TASK_DIR)
 CELERY_TASK_EAGER_PROPAGATES = True

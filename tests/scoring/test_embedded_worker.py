@@ -153,6 +153,8 @@ def test_without_redis_a_worker_beside_the_web_process_scores_while_requests_ret
             60,
             "the single application to be decided",
         )
+        # The worker's log is what `make demo` leaves a newcomer to read.
+        assert "No hostname was supplied" not in (tmp_path / "worker.log").read_text()
     finally:
         web.stop()
         worker.stop()
