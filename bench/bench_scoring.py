@@ -401,7 +401,7 @@ def measure_batch(
         writer.writerow(rows[i % len(rows)])
     content = buffer.getvalue().encode()
     with CpuSampler(kinds) as cpu:
-        time.sleep(0.3)
+        time.sleep(0.3)  # a first sample before the upload, to measure it from
         started_wall = time.time()
         started = time.perf_counter()
         status, body = client.request("POST", "/api/v1/batches/", content, content_type="text/csv")
