@@ -109,6 +109,7 @@ def main() -> None:
     from django.contrib.auth.models import Group, User
 
     from applicants.services import batch_intake
+    from credscope_site.process_heap import heap_freeze
     from scoring import chunks, queue, registry
     from scoring.models import ModelVersion
 
@@ -118,6 +119,7 @@ def main() -> None:
         registry.model_version_register(bundle_path=args.bundle, profile="bench", trained_by=None)
     registry.model_version_activate(version=args.bundle.name, actor=None, reason="bench")
     registry.scorer_warm()
+    heap_freeze()  # as a web or worker process does after its warm start
     queue.batch_scoring_enqueue = lambda **_: None  # this bench decides the chunk itself
 
     rows = application_rows(5000)

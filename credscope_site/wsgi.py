@@ -18,9 +18,11 @@ except ConfigurationError as error:
 # its first decision is as fast as the rest. Imported after Django is set up, as it must be.
 from django.conf import settings
 
+from credscope_site.process_heap import heap_freeze
 from scoring import registry
 
 if settings.CREDSCOPE_WARM_START:
     registry.scorer_warm()
+    heap_freeze()  # the warm model, out of every later full collection's walk
     # ...and loads each version announced for activation before it decides (needs Redis).
     registry.activation_listener_start()

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from audits import trail
 from audits.actions import AuditAction
+from credscope_site.process_heap import heap_freeze
 from credscope_site.roles import Perm
 from scoring.ml.data.history_store import HistoryStore, frames_from_records
 from scoring.ml.schema.contract import NO_CONTRACT, InputContract
@@ -626,7 +627,10 @@ def _listen(ready: threading.Event) -> None:
             subscription.subscribe(_channel(client))
             ready.set()
             for message in subscription.listen():
-                client.rpush(*_warm_announced(json.loads(message["data"])))
+                reply, answer = _warm_announced(json.loads(message["data"]))
+                client.rpush(reply, answer)  # first: the activation waits for the answers
+                if json.loads(answer)["ok"]:
+                    heap_freeze()  # the new version's objects too (see process_heap)
         except (redis.RedisError, OSError, ValueError, KeyError) as error:
             logger.warning("activation listener: %s; listening again in 5 s", error)
             time.sleep(5)

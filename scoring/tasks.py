@@ -19,6 +19,7 @@ from celery.signals import worker_init, worker_process_init, worker_ready
 from django.conf import settings
 
 from applicants.models import LoanApplication
+from credscope_site.process_heap import heap_freeze
 from scoring import challenger, chunks, decide, drift, queue, registry, sweeper
 from scoring.decide import TRANSIENT_ERRORS
 from scoring.lease import ClaimLease
@@ -206,6 +207,7 @@ def _score_on_one_core(**_: Any) -> None:
 def _warm_pool_child(**_: Any) -> None:
     if settings.CREDSCOPE_WARM_START:
         registry.scorer_warm()
+        heap_freeze()
         registry.activation_listener_start()
 
 
@@ -214,6 +216,7 @@ def _warm_in_process_worker(sender: Any = None, **_: Any) -> None:
     pool = getattr(sender, "pool", None)
     if settings.CREDSCOPE_WARM_START and isinstance(pool, solo.TaskPool | thread.TaskPool):
         registry.scorer_warm()
+        heap_freeze()
         registry.activation_listener_start()
 
 

@@ -75,12 +75,14 @@ def test_a_worker_loads_the_active_model_before_its_first_task(
     trained_model, celery_worker_process
 ) -> None:
     wait_for(
-        lambda: (
-            f"warm start: model {trained_model.version} ready"
-            in celery_worker_process.log_path.read_text()
-        ),
+        lambda: "warm heap frozen" in celery_worker_process.log_path.read_text(),
         30,
         "the worker's warm start",
+    )
+    log = celery_worker_process.log_path.read_text()
+    # Loaded first, then frozen: the collector's full passes skip the model from then on.
+    assert log.index(f"warm start: model {trained_model.version} ready") < log.index(
+        "warm heap frozen"
     )
 
 
