@@ -179,3 +179,28 @@ def test_production_logs_are_json_lines_with_the_request_id(tmp_path) -> None:
     line = json.loads(result.stderr.strip().splitlines()[-1])
     assert line["message"] == "decided 7" and line["request_id"] == "abc123"
     assert line["level"] == "WARNING" and line["logger"] == "scoring.decide"
+
+
+def test_each_parallel_test_process_has_a_redis_database_of_its_own() -> None:
+    """`make test` runs two pytest-xdist processes: each takes the next Redis database after
+    the one configured, and a process it starts (a worker) keeps its parent's."""
+    show = [
+        "-c",
+        "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'credscope_site.settings.test'; "
+        "from django.conf import settings; print(settings.REDIS_URL, settings.CELERY_BROKER_URL)",
+    ]
+    clean = {"CREDSCOPE_TEST_REDIS_PER_WORKER": ""}
+    url = "redis://127.0.0.1:6379/3"
+    first = run(show, REDIS_URL=url, PYTEST_XDIST_WORKER="gw0", **clean)
+    second = run(show, REDIS_URL=url, PYTEST_XDIST_WORKER="gw1", **clean)
+    alone = run(show, REDIS_URL=url, PYTEST_XDIST_WORKER="", **clean)
+    assert first.stdout.split() == ["redis://127.0.0.1:6379/4"] * 2, first.stderr
+    assert second.stdout.split() == ["redis://127.0.0.1:6379/5"] * 2, second.stderr
+    assert alone.stdout.split() == [url] * 2, alone.stderr
+    inherited = run(
+        show,
+        REDIS_URL="redis://127.0.0.1:6379/5",
+        PYTEST_XDIST_WORKER="gw1",
+        CREDSCOPE_TEST_REDIS_PER_WORKER="1",
+    )
+    assert inherited.stdout.split() == ["redis://127.0.0.1:6379/5"] * 2, inherited.stderr
