@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 from celery import Task, shared_task
-from celery.concurrency import solo, thread
+from celery.concurrency import thread
 from celery.signals import worker_init, worker_process_init, worker_ready
 from django.conf import settings
 
@@ -200,7 +200,8 @@ def _score_on_one_core(**_: Any) -> None:
 
 # --- warm start ------------------------------------------------------------------------------
 # A worker loads and compiles the active model before it takes a task, in the process that
-# scores: each child of a prefork pool, or the worker itself with the solo or threads pool.
+# scores: each child of a prefork pool, or the worker itself with the solo pool (which sends
+# `worker_process_init` too) or the threads pool (which does not: it warms when ready).
 
 
 @worker_process_init.connect
@@ -214,7 +215,7 @@ def _warm_pool_child(**_: Any) -> None:
 @worker_ready.connect
 def _warm_in_process_worker(sender: Any = None, **_: Any) -> None:
     pool = getattr(sender, "pool", None)
-    if settings.CREDSCOPE_WARM_START and isinstance(pool, solo.TaskPool | thread.TaskPool):
+    if settings.CREDSCOPE_WARM_START and isinstance(pool, thread.TaskPool):
         registry.scorer_warm()
         heap_freeze()
         registry.activation_listener_start()

@@ -84,6 +84,8 @@ def test_a_worker_loads_the_active_model_before_its_first_task(
     assert log.index(f"warm start: model {trained_model.version} ready") < log.index(
         "warm heap frozen"
     )
+    # Once: the solo pool says `worker_process_init` too, and must not warm a second time.
+    assert log.count("warm start: model") == 1 and log.count("warm heap frozen") == 1, log
 
 
 # --- another process, when a version is activated elsewhere -----------------------------------
