@@ -4,10 +4,11 @@ promotion that needs a reason and shows the comparison first."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from scoring import registry
 from scoring.models import ModelVersion
-from tests.e2e.conftest import LAPTOP, PHONE, screenshot, sign_in
+from tests.e2e.conftest import LAPTOP, PHONE, TIMEOUT_MS, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -89,14 +90,15 @@ def test_promotion_shows_the_comparison_and_requires_a_reason(
     sign_in(page, "model_admin")
     page.goto("/models/candidate-2/")
     page.click("#activate-button")
+    # The click returns once the navigation commits; expect waits for the page to render.
     table = page.locator("#promotion-comparison")
-    assert table.is_visible()
+    expect(table).to_be_visible(timeout=TIMEOUT_MS)
     text = table.inner_text()
     assert "candidate-2" in text and trained_model.version in text and "ROC AUC" in text
     assert page.locator("text=Fairness at the policy's thresholds").is_visible()
 
     page.click("#confirm-activate")  # no reason written
-    assert page.locator("text=Write the reason for this change").is_visible()
+    expect(page.locator("text=Write the reason for this change")).to_be_visible(timeout=TIMEOUT_MS)
     assert registry.active_model_version() == trained_model
     screenshot(page, f"promotion-refused-{viewport['width']}")
 
