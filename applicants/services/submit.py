@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -29,6 +28,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
+from applicants.columns import applicant_fields, application_fields, submitted_payload
 from applicants.models import Applicant, LoanApplication
 from audits import trail
 from audits.actions import AuditAction
@@ -320,57 +320,6 @@ def _create(
     return application, event
 
 
-def applicant_fields(
-    row: dict[str, Any], full_name: str, external_id: int | None, actor: AbstractBaseUser
-) -> dict[str, Any]:
-    """The Applicant columns for a validated application row (shared with CSV batches)."""
-    return {
-        "full_name": full_name,
-        "external_id": external_id,
-        "code_gender": row.get("CODE_GENDER", Applicant.Gender.UNKNOWN),
-        "days_birth": row["DAYS_BIRTH"],
-        "created_by": actor,
-    }
-
-
-def application_fields(
-    row: dict[str, Any],
-    history: dict[str, list[dict[str, Any]]],
-    actor: AbstractBaseUser,
-    channel: str,
-) -> dict[str, Any]:
-    """The LoanApplication columns for a validated row (shared with CSV batches)."""
-    return {
-        "created_by": actor,
-        "channel": channel,
-        "status": LoanApplication.Status.SUBMITTED,
-        "contract_type": row.get("NAME_CONTRACT_TYPE", LoanApplication.ContractType.CASH),
-        "amt_income_total": _money(row["AMT_INCOME_TOTAL"]),
-        "amt_credit": _money(row["AMT_CREDIT"]),
-        "amt_annuity": _money(row.get("AMT_ANNUITY")),
-        "amt_goods_price": _money(row.get("AMT_GOODS_PRICE")),
-        "application_row": row,
-        "history": history,
-    }
-
-
-def submitted_payload(application: LoanApplication) -> dict[str, Any]:
-    return {
-        "channel": application.channel,
-        "applicant_id": application.applicant_id,
-        "external_id": application.applicant.external_id,
-        "amt_credit": application.amt_credit,
-        "amt_income_total": application.amt_income_total,
-        "inline_history_rows": sum(len(rows) for rows in (application.history or {}).values()),
-        "idempotency_key": application.idempotency_key,
-        "batch_id": application.batch_id,
-        "batch_row": application.batch_row,
-        "counteroffer_of": application.counteroffer_of_id,
-        "before": None,
-        "after": {"status": application.status},
-    }
-
-
 def _counteroffer_accepted_event(
     actor: AbstractBaseUser, original: LoanApplication, accepted: LoanApplication
 ) -> dict[str, Any]:
@@ -388,10 +337,6 @@ def _counteroffer_accepted_event(
             "after": {"accepted_counteroffer": accepted.pk},
         },
     }
-
-
-def _money(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(str(round(float(value), 2)))
 
 
 def _application_for_key(actor: AbstractBaseUser, key: str) -> LoanApplication | None:
