@@ -1,18 +1,22 @@
 """A batch split into chunk tasks, so that any number of workers, on any machines, share it.
 
-`score_batch` plans: it starts the batch and cuts its SUBMITTED rows into ranges of
-`batch_row` of CREDSCOPE_BATCH_CHUNK_SIZE rows, and sends one `score_batch_chunk` per range
-(a Celery group). Each chunk claims its rows with one conditional update, decides them through
-`scoring.decide`, and then asks whether the batch is complete; the chunk that finds no row
-left to score finishes it. No counter is kept: progress is counted from the rows' own states
-in one statement (`scoring.selectors.batch_progress`), so concurrent chunks cannot lose an
-update, and a chunk retried or redelivered counts nothing twice.
+`score_batch` plans: it starts the batch and sends one `score_batch_chunk` per range of
+`batch_row` (a Celery group): the ranges of rows the upload left in intakes
+(`BatchIntake`, CREDSCOPE_BATCH_CHUNK_SIZE rows each), and any SUBMITTED rows cut into ranges
+of that size. Each chunk saves its range's intake rows as applications, claimed by itself in
+the same transaction, claims any SUBMITTED row of its range with one conditional update,
+decides them through `scoring.decide`, and then asks whether the batch is complete; the chunk
+that finds no row left to save or score finishes it. No counter is kept: progress is counted
+from the rows' own states in one statement (`scoring.selectors.batch_progress`), against the
+valid rows the upload counted, so concurrent chunks cannot lose an update, and a chunk
+retried or redelivered counts nothing twice.
 
 Why ranges and not a chord: a chord's callback waits on every header result in the result
 backend and fails as a whole when one chunk fails; here a failed chunk is retried alone (same
 task id, so it carries on with its own claims), and the last chunk to end, whichever it is,
 finishes the batch. A chunk lost with its worker leaves SCORING claims; the sweeper frees
-them and sends `score_batch` again, which plans only the rows left.
+them and sends `score_batch` again, which plans only the rows left. A chunk lost while
+saving its intake saved nothing (one transaction): the intake is still there to plan.
 """
 
 from __future__ import annotations
@@ -25,24 +29,30 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from applicants.models import LoanApplication
+from applicants.columns import applicant_fields, application_fields, submitted_payload
+from applicants.models import Applicant, LoanApplication
 from audits import trail
 from audits.actions import AuditAction
+from credscope_site.bulk import bulk_insert
 from scoring.decide import MAX_FAILURE_REASON, application_mark_failed, claimed_decide
-from scoring.models import BatchJob
+from scoring.models import BatchIntake, BatchJob
 from scoring.selectors import batch_progress
 
 logger = logging.getLogger(__name__)
 
 Status = LoanApplication.Status
+#: Past any batch's last row (CREDSCOPE_BATCH_MAX_ROWS is far below it).
+MAX_ROW = 2**31 - 1
 
 
 def batch_chunks_plan(*, batch_id: int) -> list[tuple[int, int]]:
-    """Start the batch (QUEUED -> RUNNING) and split its rows left to score into ranges of
-    `batch_row` of at most CREDSCOPE_BATCH_CHUNK_SIZE applications, one chunk task each.
+    """Start the batch (QUEUED -> RUNNING) and split its rows left to save or score into
+    ranges of `batch_row`, one chunk task each: the intakes' ranges, and the SUBMITTED rows in
+    ranges of at most CREDSCOPE_BATCH_CHUNK_SIZE.
 
-    Safe to call again (the sweeper does, for an idle batch): only SUBMITTED rows are planned,
-    and a range that overlaps a running chunk costs nothing, since each row is claimed once.
+    Safe to call again (the sweeper does, for an idle batch): only rows not yet taken are
+    planned, and a range that overlaps a running chunk costs nothing, since an intake is saved
+    once (under a row lock) and each row is claimed once.
     """
     batch = BatchJob.objects.get(pk=batch_id)
     if batch.status in (BatchJob.Status.DONE, BatchJob.Status.FAILED):
@@ -50,16 +60,22 @@ def batch_chunks_plan(*, batch_id: int) -> list[tuple[int, int]]:
     BatchJob.objects.filter(pk=batch_id, status=BatchJob.Status.QUEUED).update(
         status=BatchJob.Status.RUNNING
     )
+    staged = list(
+        BatchIntake.objects.filter(batch_id=batch_id)
+        .order_by("first_row")
+        .values_list("first_row", "last_row")
+    )
     rows = list(
         LoanApplication.objects.filter(batch_id=batch_id, status=Status.SUBMITTED)
         .order_by("batch_row")
         .values_list("batch_row", flat=True)
     )
-    if not rows:  # nothing left (every row invalid, or all decided): finish now
+    if not rows and not staged:  # nothing left (every row invalid, or all decided)
         batch_finish_if_complete(batch_id=batch_id)
         return []
     size = settings.CREDSCOPE_BATCH_CHUNK_SIZE
-    return [(rows[i], rows[min(i + size, len(rows)) - 1]) for i in range(0, len(rows), size)]
+    submitted = [(rows[i], rows[min(i + size, len(rows)) - 1]) for i in range(0, len(rows), size)]
+    return sorted(staged + submitted)
 
 
 def batch_chunk_decide(
@@ -76,6 +92,7 @@ def batch_chunk_decide(
     A redelivered or retried chunk task (same task id) carries on with its own claims; rows
     another task claimed or finished are left alone, so each row is decided once.
     """
+    _intake_save(batch_id, first_row, last_row, task_id)
     chunk = _claim_chunk(batch_id, first_row, last_row, task_id)
     if chunk and on_claimed is not None:
         on_claimed(f"{batch_id}:{first_row}-{last_row}")
@@ -91,6 +108,69 @@ def batch_decide(*, batch_id: int, task_id: str) -> BatchJob:
             batch_id=batch_id, first_row=first_row, last_row=last_row, task_id=task_id
         )
     return BatchJob.objects.get(pk=batch_id)
+
+
+def _intake_save(batch_id: int, first_row: int, last_row: int, task_id: str) -> int:
+    """Save the rows of the batch's intakes within `first_row..last_row` as applicants and
+    SUBMITTED applications with their audit events, claim them for this task, and delete the
+    intakes: one transaction, so a task killed here saved nothing and its intakes stay to be
+    planned again. Returns how many rows it saved (none when another task already had them).
+
+    The applications keep the upload's time as their submission time: the officer submitted
+    them then, whenever a worker got to them.
+    """
+    with transaction.atomic():
+        intakes = list(
+            BatchIntake.objects.select_for_update()
+            .filter(batch_id=batch_id, first_row__gte=first_row, last_row__lte=last_row)
+            .order_by("first_row")
+        )
+        if not intakes:
+            return 0
+        batch = BatchJob.objects.select_related("created_by").get(pk=batch_id)
+        actor = batch.created_by
+        lines = [line for intake in intakes for line in intake.rows]
+        applicants = bulk_insert(
+            Applicant,
+            [
+                Applicant(**applicant_fields(row, full_name, external_id, actor))
+                for _, row, external_id, full_name in lines
+            ],
+        )
+        applications = bulk_insert(
+            LoanApplication,
+            [
+                LoanApplication(
+                    applicant=applicant,
+                    batch=batch,
+                    batch_row=number,
+                    **application_fields(row, {}, actor, LoanApplication.Channel.BATCH),
+                )
+                for applicant, (number, row, _, _) in zip(applicants, lines, strict=True)
+            ],
+        )
+        trail.record_many(
+            [
+                {
+                    "action": AuditAction.APPLICATION_SUBMITTED,
+                    "actor": actor,
+                    "target": application,
+                    "payload": submitted_payload(application),
+                }
+                for application in applications
+            ]
+        )
+        now = timezone.now()
+        LoanApplication.objects.filter(pk__in=[a.pk for a in applications]).update(
+            status=Status.SCORING,
+            scoring_claim=task_id,
+            scoring_claimed_at=now,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+            submitted_at=batch.created_at,
+        )
+        BatchIntake.objects.filter(pk__in=[intake.pk for intake in intakes]).delete()
+    return len(applications)
 
 
 def _claim_chunk(
@@ -118,9 +198,12 @@ def _claim_chunk(
 
 def batch_finish_if_complete(*, batch_id: int) -> bool:
     """Mark the batch DONE (with its audit event) once none of its rows is left to score."""
-    pending = LoanApplication.objects.filter(
-        batch_id=batch_id, status__in=[Status.SUBMITTED, Status.SCORING]
-    ).exists()
+    pending = (
+        LoanApplication.objects.filter(
+            batch_id=batch_id, status__in=[Status.SUBMITTED, Status.SCORING]
+        ).exists()
+        or BatchIntake.objects.filter(batch_id=batch_id).exists()
+    )
     if pending:
         return False
     with transaction.atomic():
@@ -148,8 +231,10 @@ def batch_finish_if_complete(*, batch_id: int) -> bool:
 def batch_chunk_mark_failed(
     *, batch_id: int, first_row: int, last_row: int, task_id: str, reason: str
 ) -> int:
-    """A chunk task failed for good: fail the chunk's rows it left unscored (the other chunks
-    go on), then finish the batch if this was the last chunk. Returns how many it failed."""
+    """A chunk task failed for good: fail the chunk's rows it left unscored, saving those
+    still in an intake first (the other chunks go on), then finish the batch if this was the
+    last chunk. Returns how many it failed."""
+    _intake_save_or_leave(batch_id, first_row, last_row, task_id)
     unscored = LoanApplication.objects.filter(
         batch_id=batch_id, batch_row__gte=first_row, batch_row__lte=last_row
     ).filter(Q(status=Status.SUBMITTED) | Q(status=Status.SCORING, scoring_claim=task_id))
@@ -164,7 +249,9 @@ def batch_chunk_mark_failed(
 
 
 def batch_mark_failed(*, batch_id: int, task_id: str, reason: str) -> bool:
-    """The batch task failed for good: fail the rows it left unscored, then the batch."""
+    """The batch task failed for good: fail the rows it left unscored, saving those still in
+    an intake first, then the batch."""
+    _intake_save_or_leave(batch_id, 0, MAX_ROW, task_id)
     unscored = LoanApplication.objects.filter(batch_id=batch_id).filter(
         Q(status=Status.SUBMITTED) | Q(status=Status.SCORING, scoring_claim=task_id)
     )
@@ -193,3 +280,13 @@ def batch_mark_failed(*, batch_id: int, task_id: str, reason: str) -> bool:
                 },
             )
     return bool(failed)
+
+
+def _intake_save_or_leave(batch_id: int, first_row: int, last_row: int, task_id: str) -> None:
+    """Save a failed task's intake rows so that they can be failed with the rest. When even
+    that fails, they stay in their intake and the batch unfinished: the sweeper plans it again
+    once it has been idle, rather than failing rows nobody could record."""
+    try:
+        _intake_save(batch_id, first_row, last_row, task_id)
+    except Exception:
+        logger.exception("batch %s: rows %s-%s stay in their intake", batch_id, first_row, last_row)

@@ -22,7 +22,7 @@ from django.db.models.fields.json import KeyTextTransform
 from applicants.models import LoanApplication, LoanOutcome
 from credscope_site.roles import Perm
 from scoring import registry
-from scoring.models import BatchJob, Decision, ModelVersion, Outcome
+from scoring.models import BatchIntake, BatchJob, Decision, ModelVersion, Outcome
 
 Status = LoanApplication.Status
 FINISHED = (BatchJob.Status.DONE, BatchJob.Status.FAILED)
@@ -135,13 +135,15 @@ def batch_progress(*, batch: BatchJob) -> dict[str, Any]:
             outcomes[outcome] = outcomes.get(outcome, 0) + n
     decided = by_status.get(Status.DECIDED, 0)
     failed = by_status.get(Status.FAILED, 0)
+    scoring = by_status.get(Status.SCORING, 0)
     finished_rows = decided + failed + batch.invalid_rows
     return {
         "total_rows": batch.total_rows,
         "invalid": batch.invalid_rows,
-        "valid": sum(by_status.values()),
-        "submitted": by_status.get(Status.SUBMITTED, 0),
-        "scoring": by_status.get(Status.SCORING, 0),
+        "valid": batch.valid_rows,
+        # Rows waiting to be scored, whether a chunk has saved them as applications yet or not.
+        "submitted": max(batch.valid_rows - scoring - decided - failed, 0),
+        "scoring": scoring,
         "decided": decided,
         "failed": failed,
         "processed": finished_rows,
@@ -183,8 +185,11 @@ def batch_results_rows(
 
     A generator for a streaming response: it reads the batch's applications in chunks by
     row number (keyset, so each query is an index range scan), the needed columns only, and
-    fills the lines of invalid rows from the batch's recorded errors in between."""
+    fills the lines of invalid rows from the batch's recorded errors in between, and those of
+    rows still waiting in an intake (read first: a row saved meanwhile is then read as an
+    application, never missed)."""
     yield list(RESULT_COLUMNS)
+    waiting = _intake_identities(batch)
     applications = batch.applications.order_by("batch_row").values_list(
         *_RESULT_FIELDS, _reason_texts()
     )
@@ -194,7 +199,7 @@ def batch_results_rows(
         for values in chunk:
             row = values[0]
             while number < row:
-                yield _invalid_line(batch, number)
+                yield _line_without_application(batch, number, waiting)
                 number += 1
             yield _result_line(values, _errors_text(batch.row_warnings.get(str(row))))
             number = row + 1
@@ -202,7 +207,7 @@ def batch_results_rows(
             break
         last = chunk[-1][0]
     while number <= batch.total_rows:
-        yield _invalid_line(batch, number)
+        yield _line_without_application(batch, number, waiting)
         number += 1
 
 
@@ -237,6 +242,36 @@ def _result_line(values: tuple[Any, ...], warnings: str) -> list[str]:
         model or "",
         _text(policy) if decided else "",
         failure,
+        warnings,
+    ]
+
+
+def _intake_identities(batch: BatchJob) -> dict[int, tuple[int | None, str]]:
+    """{row: (SK_ID_CURR, name)} of the batch's rows no chunk has saved yet (none once it
+    has run, so a finished batch's download reads nothing here)."""
+    if batch.status == BatchJob.Status.DONE:
+        return {}
+    return {
+        number: (external_id, full_name)
+        for rows in BatchIntake.objects.filter(batch=batch).values_list("rows", flat=True)
+        for number, _, external_id, full_name in rows
+    }
+
+
+def _line_without_application(
+    batch: BatchJob, number: int, waiting: dict[int, tuple[int | None, str]]
+) -> list[str]:
+    if number not in waiting:
+        return _invalid_line(batch, number)
+    external_id, full_name = waiting[number]
+    warnings = _errors_text(batch.row_warnings.get(str(number)))
+    return [
+        str(number),
+        _text(external_id),
+        full_name,
+        "",
+        Status.SUBMITTED.value,
+        *[""] * 7,
         warnings,
     ]
 

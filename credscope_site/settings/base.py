@@ -494,7 +494,8 @@ CREDSCOPE_WARM_START = env.bool("CREDSCOPE_WARM_START", default=True)
 CREDSCOPE_ACTIVATION_WARM_TIMEOUT = env.float("CREDSCOPE_ACTIVATION_WARM_TIMEOUT", default=30.0)
 # The Redis channel of those announcements; empty: one per Redis database number.
 CREDSCOPE_ACTIVATION_CHANNEL = env.str("CREDSCOPE_ACTIVATION_CHANNEL", default="")
-# CSV batches: limits of one upload, and how many rows are scored (and saved) at once.
+# CSV batches: limits of one upload, and how many rows one chunk task saves and scores (the
+# upload cuts its valid rows into ranges of this size; the web and the workers read it).
 CREDSCOPE_BATCH_MAX_BYTES = env.int("CREDSCOPE_BATCH_MAX_BYTES", default=32 * 1024 * 1024)
 CREDSCOPE_BATCH_MAX_ROWS = env.int("CREDSCOPE_BATCH_MAX_ROWS", default=20_000)
 CREDSCOPE_BATCH_CHUNK_SIZE = env.int("CREDSCOPE_BATCH_CHUNK_SIZE", default=500)

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from applicants.models import LoanApplication
+from applicants.models import Applicant, LoanApplication
 from applicants.services import batch_intake
 from audits.actions import AuditAction
 from audits.models import AuditEvent
@@ -166,6 +165,140 @@ def test_planning_a_finished_or_fully_decided_batch_sends_nothing(
     assert AuditEvent.objects.filter(action=AuditAction.BATCH_FINISHED).count() == 1
 
 
+# --- the upload's intake, saved by the chunks -----------------------------------------------------
+
+
+def named_csv(ids: list[int | None], *, bad_at: int | None = None) -> bytes:
+    """One valid row per id (SK_ID_CURR and a name), and an invalid one at `bad_at`."""
+    lines = [
+        f"{'' if i is None else i},Person {n},Cash loans,{120000 + 5000 * n},"
+        f"{300000 + 30000 * n},{15000 + 700 * n},{-10000 - 300 * n}"
+        for n, i in enumerate(ids, start=1)
+    ]
+    if bad_at is not None:
+        lines.insert(bad_at - 1, "777,Bad Row,Cash loans,-5,500000,25000,-15000")
+    header = (
+        "SK_ID_CURR,full_name,NAME_CONTRACT_TYPE,AMT_INCOME_TOTAL,AMT_CREDIT,AMT_ANNUITY,DAYS_BIRTH"
+    )
+    return with_required_columns("\n".join([header, *lines]))
+
+
+def results(batch: BatchJob) -> dict[str, dict[str, str]]:
+    rows = selectors.batch_results_rows(batch=BatchJob.objects.get(pk=batch.pk))
+    header = next(rows)
+    return {line[0]: dict(zip(header, line, strict=True)) for line in rows}
+
+
+@pytest.mark.django_db
+def test_an_upload_checks_every_row_and_leaves_the_valid_ones_to_the_chunks(
+    officer, trained_model, settings
+) -> None:
+    settings.CREDSCOPE_BATCH_CHUNK_SIZE = 2
+    batch = batch_intake.batch_create(
+        actor=officer, filename="n.csv", content=named_csv([11, 12, 13, None, 15], bad_at=3)
+    )
+    # Answered before any row is saved as an application: the chunks will save them.
+    assert not LoanApplication.objects.filter(batch=batch).exists()
+    assert (batch.total_rows, batch.valid_rows, batch.invalid_rows) == (6, 5, 1)
+    ranges = list(batch.intakes.order_by("first_row").values_list("first_row", "last_row"))
+    assert ranges == [(1, 2), (4, 5), (6, 6)]
+    waiting_ids = batch.intakes.values_list("external_ids", flat=True)
+    assert sorted(i for ids in waiting_ids for i in ids) == [11, 12, 13, 15]
+    progress = selectors.batch_progress(batch=batch)
+    assert (progress["valid"], progress["submitted"], progress["decided"]) == (5, 5, 0)
+    assert progress["processed"] == 1 and progress["percent"] == round(100 / 6, 1)
+    # A download meanwhile names the waiting rows as submitted, never as invalid.
+    lines = results(batch)
+    assert [lines[str(n)]["status"] for n in range(1, 7)] == [
+        "SUBMITTED", "SUBMITTED", "INVALID", "SUBMITTED", "SUBMITTED", "SUBMITTED"
+    ]  # fmt: skip
+    assert (lines["4"]["SK_ID_CURR"], lines["4"]["full_name"]) == ("13", "Person 3")
+    assert lines["5"]["SK_ID_CURR"] == "" and lines["3"]["errors"]
+
+
+@pytest.mark.django_db
+def test_a_chunk_saves_its_rows_once_as_the_uploaders_submissions(
+    officer, trained_model, settings
+) -> None:
+    settings.CREDSCOPE_BATCH_CHUNK_SIZE = 2
+    batch = batch_intake.batch_create(
+        actor=officer, filename="n.csv", content=named_csv([21, 22, 23, 24])
+    )
+    assert chunks.batch_chunk_decide(batch_id=batch.pk, first_row=1, last_row=2, task_id="a") == 2
+    saved = LoanApplication.objects.filter(batch=batch).select_related("applicant")
+    assert sorted(a.batch_row for a in saved) == [1, 2]
+    for application in saved:
+        assert application.status == "DECIDED" and application.created_by == officer
+        assert application.channel == "batch" and application.submitted_at == batch.created_at
+        assert application.applicant.full_name == f"Person {application.batch_row}"
+        assert application.applicant.external_id == 20 + application.batch_row
+        assert trail_of(application.pk) == [
+            AuditAction.APPLICATION_SUBMITTED,
+            AuditAction.APPLICATION_DECIDED,
+        ]
+    submitted = AuditEvent.objects.filter(action=AuditAction.APPLICATION_SUBMITTED)
+    assert {event.actor_id for event in submitted} == {officer.pk}
+    assert list(batch.intakes.values_list("first_row", flat=True)) == [3]
+    # The same range again (a redelivered or duplicate task) saves and decides nothing.
+    assert chunks.batch_chunk_decide(batch_id=batch.pk, first_row=1, last_row=2, task_id="b") == 0
+    assert chunks.batch_chunks_plan(batch_id=batch.pk) == [(3, 4)]
+    tasks.score_batch.apply(args=[batch.pk])
+    batch.refresh_from_db()
+    assert batch.status == BatchJob.Status.DONE and not batch.intakes.exists()
+    assert decisions_per_row(batch) == {1: 1, 2: 1, 3: 1, 4: 1}
+    assert results(batch)["3"]["outcome"] in {"APPROVE", "REFER", "REJECT"}
+
+
+@pytest.mark.django_db
+def test_a_chunk_that_fails_while_saving_its_rows_saves_none_of_them(
+    officer, trained_model, settings, monkeypatch
+) -> None:
+    settings.CREDSCOPE_BATCH_CHUNK_SIZE = 3
+    batch = batch_intake.batch_create(actor=officer, filename="n.csv", content=named_csv([1, 2, 3]))
+    real_record_many = chunks.trail.record_many
+
+    def trail_down(events):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(chunks.trail, "record_many", trail_down)
+    with pytest.raises(OperationalError):
+        chunks.batch_chunk_decide(batch_id=batch.pk, first_row=1, last_row=3, task_id="a")
+    # No applicant, application or claim of the range was kept: the intake still holds it.
+    assert not LoanApplication.objects.filter(batch=batch).exists()
+    assert not Applicant.objects.filter(external_id__in=[1, 2, 3]).exists()
+    assert batch.intakes.count() == 1
+    monkeypatch.setattr(chunks.trail, "record_many", real_record_many)
+    assert chunks.batch_chunk_decide(batch_id=batch.pk, first_row=1, last_row=3, task_id="a") == 3
+    assert decisions_per_row(batch) == {1: 1, 2: 1, 3: 1}
+
+
+@pytest.mark.django_db
+def test_a_chunk_failed_for_good_fails_the_rows_it_never_saved(officer, trained_model) -> None:
+    batch = batch_intake.batch_create(actor=officer, filename="n.csv", content=named_csv([5, 6]))
+    failed = chunks.batch_chunk_mark_failed(
+        batch_id=batch.pk, first_row=1, last_row=2, task_id="gone", reason="retries exhausted"
+    )
+    assert failed == 2 and not batch.intakes.exists()
+    rows = LoanApplication.objects.filter(batch=batch).order_by("batch_row")
+    assert [(a.batch_row, a.status) for a in rows] == [(1, "FAILED"), (2, "FAILED")]
+    assert all(a.failure_reason == "chunk failed: retries exhausted" for a in rows)
+    batch.refresh_from_db()
+    assert batch.status == BatchJob.Status.DONE
+    progress = selectors.batch_progress(batch=batch)
+    assert (progress["failed"], progress["submitted"], progress["percent"]) == (2, 0, 100.0)
+
+
+@pytest.mark.django_db
+def test_rows_still_waiting_for_their_chunk_warn_of_a_resubmission(officer, trained_model) -> None:
+    first = batch_intake.batch_create(actor=officer, filename="a.csv", content=named_csv([4242]))
+    assert first.intakes.exists()  # no worker: its row waits in the intake
+    second = batch_intake.batch_create(
+        actor=officer, filename="b.csv", content=named_csv([4242, 4343])
+    )
+    assert list(second.row_warnings) == ["1"]
+    assert "4242 was already submitted in the last" in second.row_warnings["1"]["SK_ID_CURR"]
+
+
 # --- real workers -------------------------------------------------------------------------------
 
 
@@ -216,7 +349,7 @@ def test_a_worker_scores_a_batch_on_its_own_core(
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_share_a_batch_and_a_worker_killed_mid_chunk_loses_no_row(
-    officer, trained_model, tmp_path
+    officer, trained_model, tmp_path, settings
 ) -> None:
     """Two workers each hold a chunk of the same batch at once (each stopped by the test gate
     right after its claim); one is SIGKILLed. The other decides the rest, the sweeper frees the
@@ -226,6 +359,7 @@ def test_two_workers_share_a_batch_and_a_worker_killed_mid_chunk_loses_no_row(
     queue = f"credscope-test-{uuid.uuid4().hex[:8]}"
     gate = f"credscope-test-gate-{uuid.uuid4().hex[:8]}"
     shared = redis.Redis.from_url(settings.REDIS_URL)
+    settings.CREDSCOPE_BATCH_CHUNK_SIZE = 2  # the upload cuts the ranges
     env = worker_env(
         redis_url=settings.REDIS_URL,
         queue=queue,
