@@ -24,7 +24,7 @@ in the worker). A table with a column of any other type is copied as text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 from django.db import connections, models
@@ -81,22 +81,34 @@ _UNCHANGED_TYPES: dict[type[Field], tuple[type, ...]] = {
 
 
 def bulk_insert(
-    model: type[ModelT], objects: Iterable[ModelT], *, using: str = "default"
+    model: type[ModelT],
+    objects: Iterable[ModelT],
+    *,
+    using: str = "default",
+    as_given: Collection[str] = (),
 ) -> list[ModelT]:
     """Insert `objects` (unsaved instances of `model`) in order and return them with their
-    primary keys set, like `model.objects.bulk_create(objects)`."""
+    primary keys set, like `model.objects.bulk_create(objects)`.
+
+    `as_given` names fields that would set their own value on insert (auto_now_add) but are
+    written as the objects hold them: a batch's rows, saved by a worker later, keep the time
+    the officer uploaded them.
+    """
     objects = list(objects)
     connection = connections[using]
     if connection.vendor != "postgresql" or len(objects) < COPY_FROM_ROWS:
-        return model._default_manager.using(using).bulk_create(
+        given = {name: [getattr(obj, name) for obj in objects] for name in as_given}
+        saved = model._default_manager.using(using).bulk_create(
             objects, batch_size=bulk_batch_size(model)
         )
+        _write_as_given(model, saved, given, using)
+        return saved
     meta = model._meta
     pk = meta.pk
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in (pk, *fields))
-    readers = [_value_reader(field, connection) for field in fields]
+    readers = [_value_reader(field, connection, field.name in as_given) for field in fields]
     with connection.cursor() as cursor:
         types = _binary_types(connection, [pk, *fields])
         cursor.execute(
@@ -131,16 +143,38 @@ def _binary_types(connection: Any, fields: list[Field]) -> list[int] | None:
     return oids
 
 
-def _value_reader(field: Field, connection: Any) -> Callable[[models.Model], Any]:
+def _write_as_given(
+    model: type[models.Model],
+    saved: list[models.Model],
+    given: dict[str, list[Any]],
+    using: str,
+) -> None:
+    """After `bulk_create` set its own values for `given`'s fields, write the given ones back,
+    one UPDATE per distinct value (the fallback path: few rows, or not PostgreSQL)."""
+    for name, values in given.items():
+        by_value: dict[Any, list[Any]] = {}
+        for obj, value in zip(saved, values, strict=True):
+            setattr(obj, name, value)
+            by_value.setdefault(value, []).append(obj.pk)
+        for value, pks in by_value.items():
+            model._default_manager.using(using).filter(pk__in=pks).update(**{name: value})
+
+
+def _value_reader(
+    field: Field, connection: Any, as_given: bool = False
+) -> Callable[[models.Model], Any]:
     """A function giving an object's value of `field` as `bulk_create` would send it
-    (`get_db_prep_save(pre_save(...))`), skipping the calls where they change nothing."""
+    (`get_db_prep_save(pre_save(...))`), skipping the calls where they change nothing;
+    `as_given` skips `pre_save` too (see `bulk_insert`)."""
 
     def prepared(value: Any) -> Any:
         return field.get_db_prep_save(value, connection)
 
+    attname = field.attname
+    if as_given:
+        return lambda obj: prepared(getattr(obj, attname))
     if type(field).pre_save is not Field.pre_save:  # auto_now(_add) times, files
         return lambda obj: prepared(field.pre_save(obj, True))
-    attname = field.attname
     unchanged = _unchanged_types(field)
     if not unchanged:
         return lambda obj: prepared(getattr(obj, attname))

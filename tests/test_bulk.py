@@ -91,6 +91,22 @@ def test_small_inserts_and_other_databases_use_bulk_create(officer) -> None:
     assert Applicant.objects.filter(pk__in=[a.pk for a in saved]).count() == len(few)
 
 
+@pytest.mark.parametrize("rows", [ROWS, COPY_FROM_ROWS - 1], ids=["copy", "bulk_create"])
+def test_fields_as_given_keep_the_objects_value_over_their_own(officer, rows) -> None:
+    """A batch's rows saved by a worker keep the upload's time as their submission time."""
+    uploaded = timezone.now() - timezone.timedelta(minutes=7)
+    people = bulk_insert(Applicant, applicants(officer, "given")[:rows])
+    loans = applications(officer, people)
+    for loan in loans:
+        loan.submitted_at = uploaded
+    saved = bulk_insert(LoanApplication, loans, as_given=("submitted_at",))
+    assert {loan.submitted_at for loan in saved} == {uploaded}
+    stored_times = LoanApplication.objects.filter(pk__in=[loan.pk for loan in saved])
+    assert set(stored_times.values_list("submitted_at", flat=True)) == {uploaded}
+    # Fields not named still set their own: updated_at is auto_now.
+    assert all(loan.updated_at > uploaded for loan in stored_times)
+
+
 @pytest.mark.postgres
 def test_each_field_sends_what_its_own_preparation_gives() -> None:
     """The shortcut for values a field would hand back unchanged never changes what COPY
