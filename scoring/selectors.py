@@ -261,34 +261,31 @@ def _intake_identities(batch: BatchJob) -> dict[int, tuple[int | None, str]]:
 def _line_without_application(
     batch: BatchJob, number: int, waiting: dict[int, tuple[int | None, str]]
 ) -> list[str]:
-    if number not in waiting:
-        return _invalid_line(batch, number)
-    external_id, full_name = waiting[number]
+    """A row that is no application (yet): still waiting in an intake, or invalid."""
     warnings = _errors_text(batch.row_warnings.get(str(number)))
-    return [
-        str(number),
-        _text(external_id),
-        full_name,
-        "",
-        Status.SUBMITTED.value,
-        *[""] * 7,
-        warnings,
-    ]
-
-
-def _invalid_line(batch: BatchJob, number: int) -> list[str]:
-    """The line's SK_ID_CURR and name as written, so the person can still be found."""
+    if number in waiting:
+        external_id, full_name = waiting[number]
+        return _identity_line(
+            number, _text(external_id), full_name, Status.SUBMITTED.value, "", warnings
+        )
+    # The SK_ID_CURR and name of an invalid row as written, so the person can still be found.
     identity = batch.row_identities.get(str(number), {})
-    return [
-        str(number),
+    errors = _errors_text(batch.row_errors.get(str(number)))
+    return _identity_line(
+        number,
         identity.get("SK_ID_CURR", ""),
         identity.get("full_name", ""),
-        "",
         "INVALID",
-        *[""] * 6,
-        _errors_text(batch.row_errors.get(str(number))),
-        _errors_text(batch.row_warnings.get(str(number))),
-    ]
+        errors,
+        warnings,
+    )
+
+
+def _identity_line(
+    number: int, external_id: str, full_name: str, status: str, errors: str, warnings: str
+) -> list[str]:
+    """A results line with no decision columns: who the row is, its status and messages."""
+    return [str(number), external_id, full_name, "", status, *[""] * 6, errors, warnings]
 
 
 def _errors_text(errors: dict[str, str] | None) -> str:
