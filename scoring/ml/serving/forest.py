@@ -46,6 +46,12 @@ MAX_PATH_FEATURES = 16
 #: From this many rows SHAP spreads over numba's threads (one per core), where allowed:
 #: fewer rows are not worth starting them.
 THREADED_FROM_ROWS = 32
+#: From this many rows SHAP goes leaf by leaf over blocks of BLOCK_ROWS rows, reading each
+#: leaf's path and K table once a block. Measured on 2 cores over the full bundle (20,146
+#: leaves, 721 features), one core: 500 rows 0.69 ms a row against 1.60 row by row; 17 rows
+#: (a counteroffer search) 21 ms against 46. One row alone is faster row by row.
+BLOCKED_FROM_ROWS = 4
+BLOCK_ROWS = 32
 _threads_allowed = True
 _LEFT_IF_LE, _LEFT_IF_LT = 0, 1  # LightGBM and CatBoost: x <= t goes left; XGBoost: x < t
 
@@ -318,8 +324,13 @@ class Forest:
         phi = np.zeros((X.shape[0], self.n_features), dtype=np.float64)
         pred = np.zeros(X.shape[0], dtype=np.float64)
         leaves = self._leaves
-        threaded = _threads_allowed and X.shape[0] >= THREADED_FROM_ROWS
-        kernel = kernels.shap_parallel if threaded else kernels.shap_serial
+        rows = X.shape[0]
+        if rows < BLOCKED_FROM_ROWS:
+            kernel, block = kernels.shap_serial, ()
+        elif _threads_allowed and rows >= THREADED_FROM_ROWS:
+            kernel, block = kernels.shap_parallel, (BLOCK_ROWS,)
+        else:
+            kernel, block = kernels.shap_blocked, (BLOCK_ROWS,)
         kernel(
             X,
             *self._nodes,
@@ -337,6 +348,7 @@ class Forest:
             self._k,
             phi,
             pred,
+            *block,
         )
         return phi, pred + self.bias
 

@@ -12,7 +12,10 @@ import pytest
 
 from scoring.ml.probability import sigmoid
 from scoring.ml.serving.explain import FeatureGroups, native_contributions, top_risk_factors
+from scoring.ml.serving import forest_kernels
 from scoring.ml.serving.forest import (
+    BLOCK_ROWS,
+    BLOCKED_FROM_ROWS,
     THREADED_FROM_ROWS,
     Forest,
     shap_threads_allow,
@@ -111,6 +114,37 @@ def test_the_forest_refuses_rows_of_the_wrong_width(toy) -> None:
 
 
 # --- one core per process -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "count", [BLOCKED_FROM_ROWS, BLOCK_ROWS - 1, BLOCK_ROWS + 1, 3 * BLOCK_ROWS + 5]
+)
+def test_explanations_by_blocks_of_rows_are_the_row_by_row_ones_bit_for_bit(
+    scorer: Scorer, rows: np.ndarray, count: int
+) -> None:
+    """A chunk is explained leaf by leaf over blocks of rows; a decision stored that way must
+    be the one a single application (row by row) gets: the same bits, blocks full or not."""
+    many = np.ascontiguousarray(rows[:count], dtype=np.float32)
+    forest = scorer.forest
+    shap_threads_allow(False)
+    try:
+        blocked = forest.shap(many)
+    finally:
+        shap_threads_allow(True)
+    phi = np.zeros((count, forest.n_features))
+    pred = np.zeros(count)
+    leaves = forest._leaves
+    forest_kernels.shap_serial(
+        many, *forest._nodes, forest._tree_weight,
+        *(leaves[name] for name in ("leaf_node", "leaf_tree", "path_ptr", "path_node",
+                                    "path_left", "path_slot", "slot_ptr", "slot_feature",
+                                    "slot_z", "k_ptr")),
+        forest._k, phi, pred,
+    )  # fmt: skip
+    np.testing.assert_array_equal(blocked[0], phi)
+    np.testing.assert_array_equal(blocked[1], pred + forest.bias)
+    one_by_one = [forest.shap(many[i : i + 1]) for i in (0, count - 1)]
+    np.testing.assert_array_equal(blocked[0][[0, -1]], np.vstack([o[0] for o in one_by_one]))
 
 
 def test_explanations_kept_to_one_core_are_the_threaded_ones_bit_for_bit(
