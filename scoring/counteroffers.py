@@ -49,8 +49,10 @@ def counteroffer_search(
     model_version: ModelVersion,
     policy: DecisionPolicy,
     outcome: str,
+    history_features: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The counteroffer document for a decision with `outcome` (see the module docstring)."""
+    """The counteroffer document for a decision with `outcome` (see the module docstring).
+    `history_features`: those of the applicant's score by `model_version`, when at hand."""
     document: dict[str, Any] = {
         "offer": None,
         "reason": "",
@@ -84,6 +86,7 @@ def counteroffer_search(
         application_rows=[c.row for c in candidates],
         history=history,
         external_id=external_id,
+        history_features=history_features,
     )
     choice = search.choose(
         candidates, probabilities, lambda pd: outcome_for(pd, policy) == Outcome.APPROVE

@@ -137,6 +137,7 @@ def counteroffer_for(
             model_version=score.model_version,
             policy=policy,
             outcome=outcome_for(score.probability_of_default, policy),
+            history_features=score.history_features,
         )
     except (*TRANSIENT_ERRORS, registry.NoActiveModel):
         raise

@@ -73,6 +73,9 @@ class Score:
     #: The challenger set when this score was made (None: none), read in the same query as
     #: the active version, so deciding needs no second look-up.
     challenger_version: str | None = None
+    #: Scored alone: the applicant's history features, reused by its counteroffer search
+    #: (`probabilities_for`) instead of a second look-up and build. Never stored.
+    history_features: dict[str, float] | None = field(default=None, repr=False)
 
     @property
     def contributions(self) -> list[dict[str, Any]]:
@@ -320,6 +323,7 @@ def score_records_with(
             history_rows=r.history_rows,
             age_neutralised=r.age_neutralised,
             measures=r.measures,
+            history_features=r.history_features,
         )
         for r in results
     ]
@@ -344,12 +348,21 @@ def probabilities_for(
     application_rows: list[dict[str, Any]],
     history: dict[str, list[dict[str, Any]]] | None,
     external_id: int | None,
+    history_features: dict[str, float] | None = None,
 ) -> list[float]:
     """The probability of default of variants of one applicant's row (counteroffer
-    candidates), all with that applicant's history: one feature build, one prediction."""
+    candidates), all with that applicant's history: one feature build, one prediction.
+    `history_features` (`Score.history_features` of the applicant's own score, by the same
+    version) stand for its history: nothing is looked up."""
     scorer = _scorer_for(model_version)
-    frames = _history_frames(history, external_id, history_store())
-    return [float(p) for p in scorer.probabilities_of_variants(application_rows, frames)]
+    if history_features is not None:
+        frames = None
+    else:
+        frames = _history_frames(history, external_id, history_store())
+    probabilities = scorer.probabilities_of_variants(
+        application_rows, frames, history_features=history_features
+    )
+    return [float(p) for p in probabilities]
 
 
 def scorer_reference(model_version: ModelVersion) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import pytest
 from applicants.models import LoanApplication
 from applicants.services.submit import application_submit_and_score
 from scoring import registry
-from scoring.counteroffers import decision_counteroffer
+from scoring.counteroffers import counteroffer_search, decision_counteroffer
 from scoring.ml.serving.counteroffer import (
     LONGER_TERM,
     OFFER_COLUMNS,
@@ -167,3 +167,39 @@ def test_every_counteroffer_over_500_refused_applicants_is_approved_when_submitt
     # The search finds offers for a good share, and both kinds occur.
     assert seen["offers"] >= 0.2 * REFUSED_APPLICANTS, seen
     assert seen["longer_term"] > 0 and seen["smaller_amount"] > 0, seen
+
+
+def test_a_counteroffer_made_in_the_request_is_the_one_searched_on_first_read(
+    tmp_path, trained_model
+) -> None:
+    """Decided in the request, the search reuses the history features of the applicant's own
+    score (no second look-up and build); a batch row's search, on first read, builds them
+    from its history. Both must offer the same terms at the same probability."""
+    generate(tmp_path / "synth", SCALE, SEED, "parquet")
+    candidates = _refused_candidates(tmp_path / "synth", trained_model)[:60]
+    officer = UserFactory(roles=["loan_officer"])
+    compared = with_offer = 0
+    for payload in candidates:
+        application, _ = application_submit_and_score(
+            actor=officer,
+            channel=LoanApplication.Channel.API,
+            application_row=payload["row"],
+            history=payload["history"] or None,
+        )
+        decision = Decision.objects.select_related("model_version", "policy").get(
+            application=application
+        )
+        if decision.outcome == Outcome.APPROVE:
+            continue
+        searched = counteroffer_search(
+            application_row=application.application_row,
+            history=application.history or None,
+            external_id=None,
+            model_version=decision.model_version,
+            policy=decision.policy,
+            outcome=decision.outcome,
+        )
+        assert decision.counteroffer == searched
+        compared += 1
+        with_offer += searched["offer"] is not None
+    assert compared >= 50 and with_offer >= 5, (compared, with_offer)

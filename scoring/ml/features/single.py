@@ -35,7 +35,7 @@ from scoring.ml.features.history_previous import previous_one
 from scoring.ml.features.interactions import interaction_features
 from scoring.ml.schema.tables import HISTORY_TABLES
 
-__all__ = ["one_applicant_row", "table_rows", "variant_rows"]
+__all__ = ["history_values", "one_applicant_row", "table_rows", "variant_rows"]
 
 
 def one_applicant_row(
@@ -43,20 +43,19 @@ def one_applicant_row(
     history: Mapping[str, Any] | None = None,
     *,
     exclude: Sequence[str] = DEFAULT_EXCLUDED,
+    history_features: Mapping[str, float] | None = None,
 ) -> np.ndarray:
     """The model row (float32, shape ``(1, features)``, NaN for missing) of one applicant.
 
     ``application`` maps application columns to values; ``history`` maps history table
     names to that applicant's rows (records, or a pandas or polars frame; absent tables are
     empty). Every history row is taken to be this applicant's; bureau_balance rows count
-    through their SK_ID_BUREAU, as in the batch build.
+    through their SK_ID_BUREAU, as in the batch build. ``history_features``, when given, are
+    :func:`history_values` of the history, built before (``history`` is then not read).
     """
-    unknown = set(history or {}) - set(HISTORY_TABLES)
-    if unknown:
-        raise ValueError(f"unknown history tables: {sorted(unknown)}")
     app = table_rows("application", [application])
     values = _scalars(evaluate(app, compiled(feature_exprs(application_features()))))
-    values |= _history_features(history)
+    values |= history_values(history) if history_features is None else history_features
     for name in _zero_filled():
         if values[name] != values[name]:
             values[name] = 0.0
@@ -72,18 +71,22 @@ def variant_rows(
     history: Mapping[str, Any] | None = None,
     *,
     exclude: Sequence[str] = DEFAULT_EXCLUDED,
+    history_features: Mapping[str, float] | None = None,
 ) -> np.ndarray:
     """The model rows (float32, ``(len(applications), features)``) of variants of ONE
     applicant's application sharing that applicant's ``history`` (counteroffer candidates):
     row i is :func:`one_applicant_row` of ``applications[i]``, with the history's features
     built once for all of them and the application features and interactions over all rows
-    at once, instead of a polars build of every row (~25 ms a search)."""
+    at once, instead of a polars build of every row (~25 ms a search). ``history_features``
+    as in :func:`one_applicant_row`."""
     n = len(applications)
     if n == 0:
         return np.empty((0, len(_names(tuple(exclude)))), dtype=np.float32)
     app = table_rows("application", applications)
     values = _columns(evaluate(app, compiled(feature_exprs(application_features()))), n)
-    for name, value in _history_features(history).items():
+    if history_features is None:
+        history_features = history_values(history)
+    for name, value in history_features.items():
         values[name] = np.full(n, value)
     for name in _zero_filled():
         values[name] = np.where(np.isnan(values[name]), 0.0, values[name])
@@ -92,8 +95,12 @@ def variant_rows(
     return _model_rows(np.column_stack([values[name] for name in _names(tuple(exclude))]))
 
 
-def _history_features(history: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The history's features of one applicant (every table empty: the cached ones)."""
+def history_values(history: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The history's features of one applicant (every table empty: the cached ones): the
+    part of its model row that a counteroffer's variants share."""
+    unknown = set(history or {}) - set(HISTORY_TABLES)
+    if unknown:
+        raise ValueError(f"unknown history tables: {sorted(unknown)}")
     tables = {name: table_rows(name, (history or {}).get(name)) for name in HISTORY_TABLES}
     if all(t.n == 0 for t in tables.values()):
         return _history_without_rows()

@@ -34,6 +34,16 @@ def ages_in_years(feature_names: Sequence[str], X: np.ndarray) -> np.ndarray | N
     return None
 
 
+def rule_applies(ages: np.ndarray | None) -> bool:
+    """Whether any of these rows is of an applicant the rule covers (62 or over): when none
+    is, `neutralised_amounts` is zero for every row, whatever the contributions."""
+    return ages is not None and bool((_covered(ages)).any())
+
+
+def _covered(ages: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(ages, nan=0.0) >= AGE_RULE_YEARS
+
+
 def neutralised_amounts(
     group_sums: np.ndarray, group_families: Sequence[str | None], ages: np.ndarray | None
 ) -> np.ndarray:
@@ -51,5 +61,4 @@ def neutralised_amounts(
     # the additions by the matrix's shape, and a decision's row explained again alone
     # must give back the very amount it got in its batch.
     age_total = np.cumsum(group_sums[:, mask], axis=1)[:, -1]
-    covered = np.nan_to_num(ages, nan=0.0) >= AGE_RULE_YEARS
-    return np.where(covered & (age_total > 0), age_total, 0.0)
+    return np.where(_covered(ages) & (age_total > 0), age_total, 0.0)

@@ -318,6 +318,14 @@ class Forest:
         margins = self.predict_margins(X) - self.model_constants
         return margins @ self.weights + self.bias
 
+    def explained_logits(self, X: np.ndarray) -> np.ndarray:
+        """The prediction :meth:`shap` returns for each row, to the bit, without its
+        contributions: a walk down each tree (microseconds a row) instead of every leaf."""
+        X = _as_matrix(X, self.n_features)
+        out = np.zeros(X.shape[0], dtype=np.float64)
+        kernels.explained_logits(X, *self._nodes, self._roots, self._tree_weight, out)
+        return out + self.bias
+
     def shap(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Contributions (rows, features) and the prediction they explain (rows,)."""
         X = _as_matrix(X, self.n_features)

@@ -228,3 +228,24 @@ def shap_parallel(X, feature, threshold, op, nan_left, zero_missing, left, right
                     value, tree_weight, leaf_node, leaf_tree, path_ptr, path_node, path_left,
                     path_slot, slot_ptr, slot_feature, slot_z, k_ptr, k, phi, pred, xt, go,
                     a)  # fmt: skip
+
+
+@njit(cache=True)
+def explained_logits(X, feature, threshold, op, nan_left, zero_missing, left, right, value,
+                     roots, tree_weight, out):  # fmt: skip
+    """out[i] = the prediction `_shap_row` sums for row i (each tree's reached leaf, weighted,
+    added in tree order: the same bits), by walking each tree's one path instead of scoring
+    every leaf."""
+    for i in range(X.shape[0]):
+        row = X[i]
+        total = 0.0
+        for t in range(roots.shape[0]):
+            node = roots[t]
+            while feature[node] >= 0:
+                if _goes_left(np.float64(row[feature[node]]), threshold[node], op[node],
+                              nan_left[node], zero_missing[node]):  # fmt: skip
+                    node = left[node]
+                else:
+                    node = right[node]
+            total += value[node] * tree_weight[t]
+        out[i] = total

@@ -29,11 +29,11 @@ from scoring.ml.features.build import (
     selected_specs,
 )
 from scoring.ml.features.families import BY_CODE
-from scoring.ml.features.single import one_applicant_row, variant_rows
+from scoring.ml.features.single import history_values, one_applicant_row, variant_rows
 from scoring.ml.probability import sigmoid
 from scoring.ml.schema.contract import InputContract
 from scoring.ml.schema.tables import HISTORY_TABLES
-from scoring.ml.serving.age_rule import ages_in_years, neutralised_amounts
+from scoring.ml.serving.age_rule import ages_in_years, neutralised_amounts, rule_applies
 from scoring.ml.serving.bundle import Bundle, BundleError, load_bundle
 from scoring.ml.serving.explain import ExplainedRow, Explanation, FeatureGroups
 from scoring.ml.serving.forest import Forest
@@ -64,6 +64,9 @@ class ScoreResult:
     #: ``share`` is the training population on the other side of the applicant's value, or
     #: None when the value is not on the adverse side of the median.
     measures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: One applicant scored alone: its history's features (`history_values`), which a
+    #: counteroffer search of the same applicant reuses instead of building them again.
+    history_features: dict[str, float] | None = field(default=None, repr=False)
 
     @property
     def contributions(self) -> list[dict[str, Any]]:
@@ -161,12 +164,18 @@ class Scorer:
         return build_features(applications, history, exclude=self.excluded)
 
     def features_one(
-        self, application: Mapping[str, Any], history: Mapping[str, Any] | None = None
+        self,
+        application: Mapping[str, Any],
+        history: Mapping[str, Any] | None = None,
+        *,
+        history_features: Mapping[str, float] | None = None,
     ) -> np.ndarray:
         """One applicant's model row (1 x features) by the compiled numpy path: the same
         feature definitions as :meth:`features`, a few milliseconds instead of polars'
         per-query cost; the parity test holds the two equal."""
-        return one_applicant_row(application, history, exclude=self.excluded)
+        return one_applicant_row(
+            application, history, exclude=self.excluded, history_features=history_features
+        )
 
     def score(self, applications: Any, history: Mapping[str, Any] | None = None) -> np.ndarray:
         """Probabilities of default for many applications at once (batch scoring)."""
@@ -204,6 +213,14 @@ class Scorer:
         exactly the result :meth:`score_one` would give: the applicants are numbered apart,
         and their bureau ids too, so no applicant's history can reach another's row.
         """
+        if len(applications) == 1:  # one applicant online: the compiled path
+            shared = history_values(histories[0])
+            X = self.features_one(applications[0], history_features=shared)
+            (result,) = self._results(
+                self.explain(X), list(applications), [_row_counts(histories[0])]
+            )
+            result.history_features = shared
+            return [result]
         X, counts = self._matrix_and_history_rows(applications, histories)
         if X is None:
             return []
@@ -221,25 +238,36 @@ class Scorer:
         return self._probabilities(X)
 
     def probabilities_of_variants(
-        self, applications: Sequence[Mapping[str, Any]], history: Mapping[str, Any] | None
+        self,
+        applications: Sequence[Mapping[str, Any]],
+        history: Mapping[str, Any] | None,
+        *,
+        history_features: Mapping[str, float] | None = None,
     ) -> np.ndarray:
         """:meth:`probabilities_many` for variants of ONE applicant's row (counteroffer
         candidates) sharing that applicant's history: the compiled path of
         :meth:`features_one` over all the variants at once, the history built once, so
-        each candidate's probability is the one its acceptance will be scored at."""
+        each candidate's probability is the one its acceptance will be scored at.
+        ``history_features``: the applicant's, from its own score (``history`` unread)."""
         if not applications:
             return np.empty(0)
-        return self._probabilities(variant_rows(applications, history, exclude=self.excluded))
+        X = variant_rows(
+            applications, history, exclude=self.excluded, history_features=history_features
+        )
+        return self._probabilities(X)
 
     def _probabilities(self, X: np.ndarray | None) -> np.ndarray:
         if X is None:
             return np.empty(0)
-        contributions, logit = self.forest.shap(X)
-        neutralised = neutralised_amounts(
-            self.groups.sums(contributions),
-            self.groups.families,
-            ages_in_years(self.feature_names, np.atleast_2d(np.asarray(X, dtype=np.float32))),
-        )
+        ages = ages_in_years(self.feature_names, np.atleast_2d(np.asarray(X, dtype=np.float32)))
+        if rule_applies(ages):
+            contributions, logit = self.forest.shap(X)
+            neutralised = neutralised_amounts(
+                self.groups.sums(contributions), self.groups.families, ages
+            )
+        else:  # nobody 62 or over: nothing to take off, and no contribution is needed
+            logit = self.forest.explained_logits(X)
+            neutralised = np.zeros(len(logit))
         # The same arithmetic as `_results`, row by row, so the figures are the same bits.
         return np.array(
             [

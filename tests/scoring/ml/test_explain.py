@@ -345,3 +345,24 @@ def test_score_many_gives_each_applicant_its_score_one_result(
         assert abs(total - result.logit) < 1e-6
     assert many[-1].logit != many[-2].logit  # the overdue bureau month counts for one only
     assert scorer.score_many([], []) == []
+
+
+def test_probabilities_without_explanations_are_the_scores_bit_for_bit(
+    scorer: Scorer, home_credit_sample_dir
+) -> None:
+    """Counteroffer candidates are scored without explanations (a walk down each tree when
+    nobody is 62 or over, full SHAP when the age rule may apply): an accepted offer must be
+    scored at exactly the probability it was offered at, by either path."""
+    app = sample_tables(home_credit_sample_dir)["application_train"]
+    records = app.head(40).to_dict("records")
+    young = [r for r in records if -r["DAYS_BIRTH"] / 365.25 < 60][:12]
+    # The same applicants, aged 70: the age rule applies to them.
+    old = [{**r, "DAYS_BIRTH": -int(70 * 365.25)} for r in young]
+    assert len(young) >= 8
+    for applicants in (young, old, [young[0]], [old[0]]):
+        scores = scorer.score_many(applicants, [None] * len(applicants))
+        probabilities = scorer.probabilities_many(applicants, [None] * len(applicants))
+        assert list(probabilities) == [s.probability_of_default for s in scores]
+    assert any(s.age_neutralised > 0 for s in scorer.score_many(old, [None] * len(old)))
+    X = sample_features(home_credit_sample_dir).X[:64]
+    np.testing.assert_array_equal(scorer.forest.explained_logits(X), scorer.forest.shap(X)[1])
