@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from scoring.ml.probability import sigmoid
-from scoring.ml.serving.explain import FeatureGroups, native_contributions, top_risk_factors
 from scoring.ml.serving import forest_kernels
+from scoring.ml.serving.explain import FeatureGroups, native_contributions, top_risk_factors
 from scoring.ml.serving.forest import (
     BLOCK_ROWS,
     BLOCKED_FROM_ROWS,
