@@ -44,6 +44,7 @@ INTAKE_STEPS = {
     "audit_events": ("audits/trail.py", "record_many"),
 }
 CHUNK_STEPS = {
+    "save_intake": ("scoring/chunks.py", "_intake_save"),
     "claim": ("scoring/chunks.py", "_claim_chunk"),
     "score_features_shap": ("scoring/decide.py", "_score"),
     "decide_and_save": ("scoring/decide.py", "_decide_scored"),
@@ -111,6 +112,7 @@ def main() -> None:
     from applicants.services import batch_intake
     from credscope_site.process_heap import heap_freeze
     from scoring import chunks, queue, registry
+    from scoring.ml.serving import forest
     from scoring.models import ModelVersion
 
     officer, _ = User.objects.get_or_create(username="bench_profile_officer")
@@ -120,6 +122,7 @@ def main() -> None:
     registry.model_version_activate(version=args.bundle.name, actor=None, reason="bench")
     registry.scorer_warm()
     heap_freeze()  # as a web or worker process does after its warm start
+    forest.shap_threads_allow(False)  # as a worker process does: one core each
     queue.batch_scoring_enqueue = lambda **_: None  # this bench decides the chunk itself
 
     rows = application_rows(5000)
