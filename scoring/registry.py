@@ -537,7 +537,7 @@ def _history_frames(
     if history:
         return {name: frames_from_records(name, history.get(name, [])) for name in HISTORY_TABLES}
     if external_id is not None and store is not None:
-        return store.history_for(external_id)
+        return store.history_columns_for(external_id)
     return None  # no history: every table empty (cheaper than building empty frames)
 
 

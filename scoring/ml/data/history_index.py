@@ -204,6 +204,25 @@ def _csr(sorted_clients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class TableColumns:
+    """One client's rows of one table, column by column: numbers (keys too) as float64 with
+    NaN for missing, categories as their labels (str, None for missing). The one-applicant
+    feature path reads these as they are; anything else takes `records()`."""
+
+    columns: dict[str, np.ndarray]
+    n: int
+
+    def __len__(self) -> int:
+        return self.n
+
+    def records(self) -> list[dict[str, object]]:
+        """The rows as records (numbers as float, text as str or None)."""
+        names = list(self.columns)
+        lists = [self.columns[name].tolist() for name in names]
+        return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
+
+
+@dataclass(frozen=True)
 class _Column:
     name: str
     categories: pd.CategoricalDtype | None
@@ -259,6 +278,21 @@ class HistoryIndex:
         for fd in self._files.values():
             os.close(fd)
         self._files = {}
+
+    def columns_of(self, table_name: str, sk_id_curr: int) -> TableColumns:
+        """This client's rows of one table as columns, in file order, without a pandas frame
+        (one applicant's six frames cost 2.5 of a look-up's 2.6 ms on 2 cores)."""
+        table = self._tables[table_name]
+        records = self._records(table_name, *table.span(sk_id_curr))
+        columns = {}
+        for column in table.columns:
+            values = records[column.name]
+            if column.categories is not None:
+                labels = np.array([*column.categories.categories, None], dtype=object)
+                columns[column.name] = labels[values]  # the missing code (-1) picks None
+            else:
+                columns[column.name] = values.astype(np.float64)
+        return TableColumns(columns, len(records))
 
     def rows_of(self, table_name: str, sk_id_curr: int) -> pd.DataFrame:
         """This client's rows of one table, in file order (a zero-row frame if none)."""

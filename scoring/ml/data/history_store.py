@@ -22,6 +22,7 @@ import pandas as pd
 from scoring.ml.data.history_index import (
     INDEX_DIR,
     HistoryIndex,
+    TableColumns,
     build_history_index,
     index_is_current,
 )
@@ -93,6 +94,15 @@ class HistoryStore:
         index = self._opened()
         return {
             name: index.rows_of(name, sk_id_curr) if name in index.tables else empty_frame(name)
+            for name in HISTORY_TABLES
+        }
+
+    def history_columns_for(self, sk_id_curr: int) -> dict[str, TableColumns | None]:
+        """:meth:`history_for` as `TableColumns` (None for a table the index lacks): what
+        scoring reads, without building six pandas frames a look-up."""
+        index = self._opened()
+        return {
+            name: index.columns_of(name, sk_id_curr) if name in index.tables else None
             for name in HISTORY_TABLES
         }
 

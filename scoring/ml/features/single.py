@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from scoring.ml.data.history_index import TableColumns
 from scoring.ml.features.application import application_features
 from scoring.ml.features.base import feature_exprs
 from scoring.ml.features.build import (
@@ -155,8 +156,9 @@ def _history_without_rows() -> dict[str, float]:
 
 
 def table_rows(name: str, data: Any) -> Rows:
-    """``data`` (records, a pandas or polars frame, or None) as :class:`Rows` with the
-    schema's columns: numbers (keys too) float64 with NaN for missing, text as str or None.
+    """``data`` (records, a pandas or polars frame, the history index's `TableColumns`, or
+    None) as :class:`Rows` with the schema's columns: numbers (keys too) float64 with NaN
+    for missing, text as str or None.
 
     Values are converted as :func:`scoring.ml.features.build.normalize_table` converts them
     (``float(v)``, ``str(v)``; None, NaN and pd.NA are missing; absent columns missing).
@@ -164,6 +166,14 @@ def table_rows(name: str, data: Any) -> Rows:
     schema = _canonical_schema(name)
     if data is None:
         return _empty_rows(name)
+    if isinstance(data, TableColumns):  # already in this form: only absent columns to add
+        return Rows(
+            {
+                c: data.columns[c] if c in data.columns else _column([None] * data.n, dtype)
+                for c, dtype in schema.items()
+            },
+            data.n,
+        )
     if isinstance(data, pl.DataFrame):
         data = data.to_pandas()
     if isinstance(data, pd.DataFrame):

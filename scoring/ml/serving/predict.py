@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scoring.ml.data.history_index import TableColumns
 from scoring.ml.features.build import (
     FEATURE_VERSION,
     FeatureSet,
@@ -415,7 +416,12 @@ def _one_applicant(
         rows = (history or {}).get(name)
         if rows is None:
             continue
-        records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else copy.copy(rows)
+        if isinstance(rows, pd.DataFrame):
+            records = rows.to_dict("records")
+        elif isinstance(rows, TableColumns):
+            records = rows.records()
+        else:
+            records = copy.copy(rows)
         if name != "bureau_balance":  # linked through SK_ID_BUREAU instead
             records = [{**r, "SK_ID_CURR": row["SK_ID_CURR"]} for r in records]
         tables[name] = list(records)

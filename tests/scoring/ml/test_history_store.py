@@ -15,6 +15,7 @@ import pytest
 from scoring.ml.data.history_index import INDEX_DIR, INDEX_MANIFEST, HistoryIndex
 from scoring.ml.data.history_store import CACHE_MANIFEST, HistoryStore, frames_from_records
 from scoring.ml.data.load import build_cache, load_tables
+from scoring.ml.features.single import history_values
 from scoring.ml.schema.tables import HISTORY_TABLES
 
 REPO = Path(__file__).resolve().parents[3]
@@ -92,6 +93,33 @@ def test_the_index_gives_each_clients_cached_rows_typed_as_before(cache, request
                 history[name], expected, check_dtype=False, check_categorical=False
             )
     assert all(reached.values()), f"every table is exercised: {reached}"
+
+
+@pytest.mark.parametrize("cache", ["sample_cache", "tiny_cache"])
+def test_the_columns_scoring_reads_give_the_features_and_records_of_the_frames(
+    cache, request
+) -> None:
+    """Scoring reads a known applicant's history as columns, not frames: the history's
+    features (the one-applicant path) and its records (the batch path) must be the ones the
+    frames give, to the bit, for applicants with full, partial and no history."""
+    directory = request.getfixturevalue(cache)
+    store = HistoryStore(directory)
+    tables = load_tables(directory, ("application_train", *HISTORY_TABLES))
+    clients = sample_clients(tables, tables["application_train"]["SK_ID_CURR"], 8)
+    for client in [*clients, 999_999_999]:
+        frames, columns = store.history_for(client), store.history_columns_for(client)
+        assert {name: len(rows) for name, rows in columns.items()} == {
+            name: len(frame) for name, frame in frames.items()
+        }
+        from_frames, from_columns = history_values(frames), history_values(columns)
+        assert from_frames.keys() == from_columns.keys()
+        np.testing.assert_array_equal(
+            np.array(list(from_columns.values()), dtype=np.float64),
+            np.array(list(from_frames.values()), dtype=np.float64),
+        )
+        for name in HISTORY_TABLES:
+            expected = frames_from_records(name, columns[name].records())
+            pd.testing.assert_frame_equal(expected, frames[name], check_dtype=False)
 
 
 def test_unknown_client_gets_empty_typed_frames(sample_cache) -> None:
