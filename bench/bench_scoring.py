@@ -708,6 +708,9 @@ def main() -> None:
 
         sync: dict[str, Any] | None = None
         asynchronous: dict[str, Any] | None = None
+        # The worker loads and compiles the model as it starts: several seconds of CPU on
+        # the cores the web answers on. Every figure is measured once it is ready.
+        wait_until(lambda: worker_ready(args, "one"), 300, "the first worker to be ready")
         if "sync" in args.sections:
             log("warming up")
             measure_sync(client, online_rows, 2 * args.web_workers)
@@ -729,7 +732,6 @@ def main() -> None:
                 json.dumps(summary(args, model_version, load_before, sync, asynchronous, history))
             )
             return
-        wait_until(lambda: worker_ready(args, "one"), 300, "the first worker to be ready")
         log(f"batch: {args.batch_rows} rows, one worker process")
         kinds = {"web": [web.process.pid], "workers": [worker.process.pid]}
         one = measure_batch(client, rows, args.batch_rows, kinds)
