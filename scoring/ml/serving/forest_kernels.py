@@ -22,6 +22,18 @@ def _goes_left(x: float, threshold: float, op: int, nan_left: bool, zero_missing
     return x < threshold
 
 
+@njit(cache=True, inline="always")
+def _leaf_reached(row, node, feature, threshold, op, nan_left, zero_missing, left, right):
+    """The leaf a row reaches from the tree's root ``node``."""
+    while feature[node] >= 0:
+        if _goes_left(np.float64(row[feature[node]]), threshold[node], op[node], nan_left[node],
+                      zero_missing[node]):  # fmt: skip
+            node = left[node]
+        else:
+            node = right[node]
+    return node
+
+
 @njit(cache=True)
 def predict(X, feature, threshold, op, nan_left, zero_missing, left, right, value, roots,
             tree_model, out):  # fmt: skip
@@ -29,13 +41,8 @@ def predict(X, feature, threshold, op, nan_left, zero_missing, left, right, valu
     for i in range(X.shape[0]):
         row = X[i]
         for t in range(roots.shape[0]):
-            node = roots[t]
-            while feature[node] >= 0:
-                if _goes_left(np.float64(row[feature[node]]), threshold[node], op[node],
-                              nan_left[node], zero_missing[node]):  # fmt: skip
-                    node = left[node]
-                else:
-                    node = right[node]
+            node = _leaf_reached(row, roots[t], feature, threshold, op, nan_left, zero_missing,
+                                 left, right)  # fmt: skip
             out[i, tree_model[t]] += value[node]
 
 
@@ -240,12 +247,7 @@ def explained_logits(X, feature, threshold, op, nan_left, zero_missing, left, ri
         row = X[i]
         total = 0.0
         for t in range(roots.shape[0]):
-            node = roots[t]
-            while feature[node] >= 0:
-                if _goes_left(np.float64(row[feature[node]]), threshold[node], op[node],
-                              nan_left[node], zero_missing[node]):  # fmt: skip
-                    node = left[node]
-                else:
-                    node = right[node]
+            node = _leaf_reached(row, roots[t], feature, threshold, op, nan_left, zero_missing,
+                                 left, right)  # fmt: skip
             total += value[node] * tree_weight[t]
         out[i] = total
