@@ -37,7 +37,7 @@ def ages_in_years(feature_names: Sequence[str], X: np.ndarray) -> np.ndarray | N
 def rule_applies(ages: np.ndarray | None) -> bool:
     """Whether any of these rows is of an applicant the rule covers (62 or over): when none
     is, `neutralised_amounts` is zero for every row, whatever the contributions."""
-    return ages is not None and bool((_covered(ages)).any())
+    return ages is not None and bool(_covered(ages).any())
 
 
 def _covered(ages: np.ndarray) -> np.ndarray:
