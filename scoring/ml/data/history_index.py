@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -228,6 +229,13 @@ class _Column:
     categories: pd.CategoricalDtype | None
     int_with_gaps: bool  # an integer column stored as float64 (hand-made caches only)
 
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """The categories' labels by code, then None: indexed by the codes, the missing code
+        (-1) picks None. Built once per opened index, not per look-up."""
+        assert self.categories is not None
+        return np.array([*self.categories.categories, None], dtype=object)
+
 
 @dataclass(frozen=True)
 class _TableIndex:
@@ -288,8 +296,7 @@ class HistoryIndex:
         for column in table.columns:
             values = records[column.name]
             if column.categories is not None:
-                labels = np.array([*column.categories.categories, None], dtype=object)
-                columns[column.name] = labels[values]  # the missing code (-1) picks None
+                columns[column.name] = column.labels[values]
             else:
                 columns[column.name] = values.astype(np.float64)
         return TableColumns(columns, len(records))
