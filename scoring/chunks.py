@@ -135,7 +135,7 @@ def _intake_save(
             return []
         batch = BatchJob.objects.select_related("created_by").get(pk=batch_id)
         actor = batch.created_by
-        lines = [line for intake in intakes for line in intake.rows]
+        lines = [line for intake in intakes for line in intake.lines]
         applicants = bulk_insert(
             Applicant,
             [

@@ -22,7 +22,7 @@ from django.db.models.fields.json import KeyTextTransform
 from applicants.models import LoanApplication, LoanOutcome
 from credscope_site.roles import Perm
 from scoring import registry
-from scoring.models import BatchIntake, BatchJob, Decision, ModelVersion, Outcome
+from scoring.models import BatchIntake, BatchJob, Decision, ModelVersion, Outcome, intake_lines
 
 Status = LoanApplication.Status
 FINISHED = (BatchJob.Status.DONE, BatchJob.Status.FAILED)
@@ -253,8 +253,8 @@ def _intake_identities(batch: BatchJob) -> dict[int, tuple[int | None, str]]:
         return {}
     return {
         number: (external_id, full_name)
-        for rows in BatchIntake.objects.filter(batch=batch).values_list("rows", flat=True)
-        for number, _, external_id, full_name in rows
+        for document in BatchIntake.objects.filter(batch=batch).values_list("document", flat=True)
+        for number, _, external_id, full_name in intake_lines(document)
     }
 
 

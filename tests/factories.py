@@ -47,7 +47,7 @@ def with_required_columns(content: str | bytes) -> bytes:
 def kept_batch_rows(batch) -> list[int]:
     """The batch's rows kept for scoring: saved as applications by their chunk task, or still
     waiting in an intake for it (tests without a worker stop there)."""
-    waiting = [line[0] for rows in batch.intakes.values_list("rows", flat=True) for line in rows]
+    waiting = [line[0] for intake in batch.intakes.all() for line in intake.lines]
     return sorted([*waiting, *batch.applications.values_list("batch_row", flat=True)])
 
 

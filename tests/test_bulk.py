@@ -222,7 +222,7 @@ def test_every_bulky_document_column_is_set_to_lz4() -> None:
         ("applicants_loanapplication", "application_row"),
         ("applicants_loanapplication", "history"),
         ("audits_auditevent", "payload"),
-        ("scoring_batchintake", "rows"),
+        ("scoring_batchintake", "document"),
         ("scoring_batchintake", "external_ids"),
         ("scoring_batchjob", "row_errors"),
         ("scoring_batchjob", "row_identities"),

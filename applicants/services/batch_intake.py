@@ -47,7 +47,7 @@ from scoring.ml.schema.records import (
     REQUIRED_APPLICATION_COLUMNS,
     clean_applications_from_text,
 )
-from scoring.models import BatchIntake, BatchJob
+from scoring.models import BatchIntake, BatchJob, IntakeLine, intake_document
 
 EXTERNAL_ID_COLUMN = "SK_ID_CURR"
 # Optional: the applicant's name, shown in the lists (not a model input).
@@ -166,7 +166,7 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
     versions = registry.active_versions()  # once, for every row's input contract
     contract = registry.input_contract(versions)
     header, lines = parse_csv(content, required=contract.required)
-    valid: list[tuple[int, dict[str, Any], int | None, str]] = []
+    valid: list[IntakeLine] = []
     row_errors: dict[str, dict[str, str]] = {}
     row_identities: dict[str, dict[str, str]] = {}
     for number, line in enumerate(_clean_lines(header, lines, contract), start=1):
@@ -218,9 +218,7 @@ def batch_create(*, actor: AbstractBaseUser, filename: str, content: bytes) -> B
     return batch
 
 
-def _save_intakes(
-    batch: BatchJob, valid: list[tuple[int, dict[str, Any], int | None, str]]
-) -> None:
+def _save_intakes(batch: BatchJob, valid: list[IntakeLine]) -> None:
     """The valid rows in ranges of CREDSCOPE_BATCH_CHUNK_SIZE, one chunk task's work each
     (inside the caller's transaction)."""
     size = settings.CREDSCOPE_BATCH_CHUNK_SIZE
@@ -230,7 +228,7 @@ def _save_intakes(
                 batch=batch,
                 first_row=part[0][0],
                 last_row=part[-1][0],
-                rows=[list(line) for line in part],
+                document=intake_document(part),
                 external_ids=[
                     external_id for _, _, external_id, _ in part if external_id is not None
                 ],
