@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from django.conf import settings
@@ -327,11 +328,11 @@ IntakeLine = tuple[int, dict[str, Any], int | None, str]
 def intake_document(lines: Sequence[IntakeLine]) -> bytes:
     """`lines` as a `BatchIntake.document`: the column names once, then each row's values in
     their order. Floats go as their repr, so every value reads back as it was."""
-    columns = list(dict.fromkeys(name for _, row, _, _ in lines for name in row))
+    columns = list(dict.fromkeys(chain.from_iterable(row for _, row, _, _ in lines)))
     encoded = {
         "columns": columns,
         "lines": [
-            [number, [row.get(name) for name in columns], external_id, full_name]
+            [number, list(map(row.get, columns)), external_id, full_name]
             for number, row, external_id, full_name in lines
         ],
     }
