@@ -65,7 +65,10 @@ class LoanApplication(models.Model):
 
     applicant = models.ForeignKey(Applicant, on_delete=models.PROTECT, related_name="applications")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="loan_applications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="loan_applications",
+        db_index=False,  # application_list_by_officer leads with it
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(
@@ -103,7 +106,7 @@ class LoanApplication(models.Model):
     scoring_claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     failure_reason = models.TextField(blank=True)
-    submitted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -125,7 +128,15 @@ class LoanApplication(models.Model):
                 name="application_amounts_positive",
             ),
         ]
-        indexes = [models.Index(fields=["created_by", "-submitted_at"])]
+        # The lists' order, whole: a batch's rows share one submission time, and with the
+        # time alone indexed, the first page of an officer with a 10,000-row batch joined and
+        # sorted all 10,000 rows (60 ms) to show one.
+        indexes = [
+            models.Index(
+                fields=["created_by", "-submitted_at", "-id"], name="application_list_by_officer"
+            ),
+            models.Index(fields=["-submitted_at", "-id"], name="application_list_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return f"application #{self.pk} ({self.status})"
