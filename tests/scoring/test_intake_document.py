@@ -53,7 +53,8 @@ def test_a_value_json_cannot_hold_is_refused_not_stored() -> None:
         intake_document([(1, {"AMT_INCOME_TOTAL": float("nan")}, None, "")])
 
 
-@pytest.mark.django_db(transaction=True)
+# Serialized rollback, as every transactional test here (see conftest's worker fixture).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_intakes_waiting_at_migration_are_carried_over() -> None:
     lines = [list(line) for line in generated_lines(40)]
     batch = BatchJob.objects.create(created_by=UserFactory(), filename="waiting.csv", total_rows=40)
