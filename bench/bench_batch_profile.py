@@ -40,8 +40,8 @@ INTAKE_STEPS = {
     "parse_csv": ("applicants/services/batch_intake.py", "parse_csv"),
     "validate": ("applicants/services/batch_intake.py", "_clean_lines"),
     "resubmission_warnings": ("applicants/services/batch_intake.py", "resubmission_warnings"),
-    "save_rows": ("applicants/services/batch_intake.py", "_save_rows"),
-    "audit_events": ("audits/trail.py", "record_many"),
+    "save_intakes": ("applicants/services/batch_intake.py", "_save_intakes"),
+    "audit_event": ("audits/trail.py", "record"),
 }
 CHUNK_STEPS = {
     "save_intake": ("scoring/chunks.py", "_intake_save"),
