@@ -15,8 +15,12 @@ from collections.abc import Sequence
 from django.db import migrations
 
 
-def lz4_compression(table: str, columns: Sequence[str]) -> migrations.RunPython:
-    """A migration operation that stores `table`'s `columns` with lz4 (and back with pglz)."""
+def lz4_compression(
+    table: str, columns: Sequence[str], *, on_rollback: bool = False
+) -> migrations.RunPython:
+    """A migration operation that stores `table`'s `columns` with lz4 (and back with pglz).
+    `on_rollback`: only when the migration is rolled back, for columns it removes and a
+    rollback adds again (which PostgreSQL would create with its default, pglz)."""
 
     def compression(method: str):
         def apply(apps, schema_editor) -> None:
@@ -31,6 +35,8 @@ def lz4_compression(table: str, columns: Sequence[str]) -> migrations.RunPython:
 
         return apply
 
+    if on_rollback:
+        return migrations.RunPython(migrations.RunPython.noop, compression("lz4"))
     return migrations.RunPython(compression("lz4"), compression("pglz"))
 
 

@@ -327,7 +327,9 @@ IntakeLine = tuple[int, dict[str, Any], int | None, str]
 
 def intake_document(lines: Sequence[IntakeLine]) -> bytes:
     """`lines` as a `BatchIntake.document`: the column names once, then each row's values in
-    their order. Floats go as their repr, so every value reads back as it was."""
+    their order. Floats go as their repr, so every value reads back as it was. The rows are
+    as validation leaves them: the upload's columns in its order, a missing value left out
+    (never None), which is what `intake_lines` gives back."""
     columns = list(dict.fromkeys(chain.from_iterable(row for _, row, _, _ in lines)))
     encoded = {
         "columns": columns,

@@ -53,9 +53,20 @@ def test_a_value_json_cannot_hold_is_refused_not_stored() -> None:
         intake_document([(1, {"AMT_INCOME_TOTAL": float("nan")}, None, "")])
 
 
+def column_compression(table: str, column: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = %s::regclass"
+            " AND attname = %s",
+            [table, column],
+        )
+        return cursor.fetchone()[0]
+
+
 # Serialized rollback, as every transactional test here (see conftest's worker fixture).
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_intakes_waiting_at_migration_are_carried_over() -> None:
+def test_intakes_waiting_at_migration_are_carried_over_and_back() -> None:
     lines = [list(line) for line in generated_lines(40)]
     batch = BatchJob.objects.create(created_by=UserFactory(), filename="waiting.csv", total_rows=40)
     executor = MigrationExecutor(connection)
@@ -66,10 +77,12 @@ def test_intakes_waiting_at_migration_are_carried_over() -> None:
         executor = MigrationExecutor(connection)
         executor.migrate([AFTER])
         carried = executor.loader.project_state([AFTER]).apps.get_model("scoring", "BatchIntake")
-        assert carried.objects.get(batch_id=batch.pk).document  # read below, by today's model
+        document = carried.objects.get(batch_id=batch.pk).document
+        assert intake_lines(document) == [tuple(line) for line in lines]
         executor = MigrationExecutor(connection)
-        executor.migrate([BEFORE])  # and back: a rollback keeps them too
+        executor.migrate([BEFORE])  # and back: a rollback keeps them too, stored as before
         assert old.objects.get(batch_id=batch.pk).rows == lines
+        assert column_compression("scoring_batchintake", "rows") == "l"  # lz4, as 0013 set
     finally:
         MigrationExecutor(connection).migrate(
             MigrationExecutor(connection).loader.graph.leaf_nodes()
