@@ -327,9 +327,10 @@ IntakeLine = tuple[int, dict[str, Any], int | None, str]
 
 def intake_document(lines: Sequence[IntakeLine]) -> bytes:
     """`lines` as a `BatchIntake.document`: the column names once, then each row's values in
-    their order. Floats go as their repr, so every value reads back as it was. The rows are
-    as validation leaves them: the upload's columns in its order, a missing value left out
-    (never None), which is what `intake_lines` gives back."""
+    the order they first appear in. Floats go as their repr, so every value reads back as it
+    was. The rows are as validation leaves them, a missing value left out (never None), which
+    is what `intake_lines` gives back; their keys' order is not kept (jsonb, where the
+    applications store them, keeps none either)."""
     columns = list(dict.fromkeys(chain.from_iterable(row for _, row, _, _ in lines)))
     encoded = {
         "columns": columns,
@@ -342,7 +343,7 @@ def intake_document(lines: Sequence[IntakeLine]) -> bytes:
 
 
 def intake_lines(document: bytes | memoryview) -> list[IntakeLine]:
-    """The lines of a `BatchIntake.document`, each row with its columns in upload order."""
+    """The lines of a `BatchIntake.document`, as `intake_document` was given them."""
     decoded = json.loads(bytes(document))
     columns = decoded["columns"]
     return [
