@@ -14,7 +14,7 @@ from credscope_site.lz4_storage import lz4_compression
 def _encode(apps, schema_editor) -> None:
     BatchIntake = apps.get_model("scoring", "BatchIntake")
     for intake in BatchIntake.objects.iterator(chunk_size=20):
-        # [[row number, row, SK_ID_CURR, full name], ...], every row in the upload's order.
+        # rows: [[row number, row, SK_ID_CURR, full name], ...]; the document as intake_document.
         columns = list(dict.fromkeys(name for line in intake.rows for name in line[1]))
         document = {
             "columns": columns,
